@@ -1,0 +1,232 @@
+"""Task generators: each turns (rng, n, split, image_size) into n rows {image, question, answers}.
+
+Adding a task = one generator function + one line in TASKS. Text is lowercase [a-z0-9] words
+separated by single spaces (the tokenizer is word level); benchmark.py checks this on build.
+"""
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .scenes import (COLORS, POSITIONS, SHAPES, Obj, degrade, digit_pool, paste_digit, random_scene,
+                     render_scene)
+
+LETTERS = "abcd"
+NUMBER_WORDS = ("zero", "one", "two", "three", "four")
+CORNERS = {"circle": 0, "triangle": 3, "square": 4, "cross": 12}  # sqa "science" facts
+WARM_COLORS = ("red", "yellow")
+# okvqa: fixed, arbitrary world knowledge that only the okvqa train split teaches.
+# relation -> (question template, attribute of the object it keys on, attribute value -> answer)
+FACTS = {
+    "fruit": ("what fruit has the color of the {shape}", "color",
+              {"red": "cherry", "yellow": "banana", "green": "lime", "blue": "blueberry"}),
+    "animal": ("which animal has the color of the {shape}", "color",
+               {"red": "cardinal", "yellow": "canary", "green": "frog", "blue": "whale"}),
+    "thing": ("what thing is shaped like the {color} object", "shape",
+              {"circle": "wheel", "square": "window", "triangle": "tent", "cross": "church"}),
+}
+PRETRAIN_TASKS = ("vqa", "vizwiz", "sqa", "textvqa", "pope", "mmbench")
+TARGET_TASKS = ("caption", "okvqa")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    kind: str  # open | multiple_choice | yes_no | caption
+    generate: Callable[[np.random.Generator, int, str, int], list[dict]]
+
+
+def pick(rng: np.random.Generator, seq):
+    return seq[int(rng.integers(len(seq)))]
+
+
+def n_objects(rng: np.random.Generator, lo: int = 1, hi: int = 3) -> int:
+    return int(rng.integers(lo, hi + 1))
+
+
+def multiple_choice(question: str, options: list[str]) -> str:
+    return question + " options " + " ".join(f"{l} {o}" for l, o in zip(LETTERS, options))
+
+
+def yes_no_choice(rng: np.random.Generator, question: str, yes: bool) -> tuple[str, str]:
+    """Yes/no as lettered options in a random order, so the answer letter carries no prior."""
+    options = ["yes", "no"] if rng.random() < 0.5 else ["no", "yes"]
+    return multiple_choice(question, options), LETTERS[options.index("yes" if yes else "no")]
+
+
+# ---------------------------------------------------------------- question makers (scene -> q, a)
+
+def qa_vqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+    """VQAv2/GQA-style question: pick a question type uniformly among those the scene supports."""
+    by_type: dict[str, list[tuple[str, str]]] = {t: [] for t in ("color", "shape", "lr", "tb", "left", "above")}
+    for o in scene:
+        by_type["color"].append((f"what color is the {o.shape}", o.color))
+        by_type["shape"].append((f"what shape is the {o.color} object", o.shape))
+        by_type["lr"].append((f"is the {o.shape} on the left or the right", ("left", "right")[o.col]))
+        by_type["tb"].append((f"is the {o.shape} at the top or the bottom", ("top", "bottom")[o.row]))
+        for p in scene:  # relations need a neighbour in the same row / column
+            if p.row == o.row and p.col < o.col:
+                by_type["left"].append((f"what is left of the {o.shape}", p.shape))
+            if p.col == o.col and p.row < o.row:
+                by_type["above"].append((f"what is above the {o.shape}", p.shape))
+    by_type["count"] = [("how many shapes are there", NUMBER_WORDS[len(scene)])]
+    return pick(rng, pick(rng, [c for c in by_type.values() if c]))
+
+
+def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+    """ScienceQA-style: a rule stated in the text applied to the image; 2-3 lettered options."""
+    kind = int(rng.integers(3 if len(scene) > 1 else 2))
+    if kind == 2:  # compare corners of the objects, referred to by colour so the image is needed
+        objs = [scene[i] for i in rng.permutation(len(scene))]
+        best = max(objs, key=lambda o: CORNERS[o.shape])
+        q = "which object has " + ("more" if len(objs) == 2 else "the most") + " corners"
+        return multiple_choice(q, [f"the {o.color} object" for o in objs]), LETTERS[objs.index(best)]
+    want = rng.random() < 0.5  # choose the answer first so yes/no is balanced
+    if kind == 0:
+        pred = lambda o: CORNERS[o.shape] > 0
+        o = pick(rng, [o for o in scene if pred(o) == want] or scene)
+        return yes_no_choice(rng, f"shapes with corners are polygons is the {o.color} object a polygon", pred(o))
+    pred = lambda o: o.color in WARM_COLORS
+    o = pick(rng, [o for o in scene if pred(o) == want] or scene)
+    return yes_no_choice(rng, f"red and yellow are warm colors is the {o.shape} a warm color", pred(o))
+
+
+def qa_mmbench(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+    """MMBench-style: 4 shuffled options about colour, shape, position or count."""
+    o = pick(rng, scene)
+    q, options, answer = pick(rng, [
+        (f"what color is the {o.shape}", list(COLORS), o.color),
+        (f"what shape is the {o.color} object", list(SHAPES), o.shape),
+        (f"where is the {o.color} {o.shape}", list(POSITIONS), POSITIONS[o.pos]),
+        ("how many shapes are in the image", list(NUMBER_WORDS[1:]), NUMBER_WORDS[len(scene)]),
+    ])
+    options = [options[i] for i in rng.permutation(len(options))]
+    return multiple_choice(q, options), LETTERS[options.index(answer)]
+
+
+def qa_okvqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+    o = pick(rng, scene)
+    template, attr, table = FACTS[pick(rng, list(FACTS))]
+    return template.format(shape=o.shape, color=o.color), table[getattr(o, attr)]
+
+
+def captions(rng: np.random.Generator, scene: list[Obj]) -> list[str]:
+    """3-5 distinct references from templates x object orders x phrasings, each <= 12 words."""
+    n = len(scene)
+    styles = [lambda o: f"a {o.color} {o.shape}",
+              lambda o: f"a {o.color} {o.shape} at the {POSITIONS[o.pos]}",
+              lambda o: f"a {o.color} {o.shape} in the {POSITIONS[o.pos]}"]
+    prefixes = ["", "there is ", "the image shows "] + ([f"{NUMBER_WORDS[n]} shapes "] if n > 1 else [])
+    suffixes = ["", " on a dark background"]
+    cands = []
+    for order in itertools.permutations(sorted(scene, key=lambda o: o.pos)):
+        for style, prefix, suffix in itertools.product(styles, prefixes, suffixes):
+            parts = [style(o) for o in order]
+            body = parts[0] if n == 1 else " ".join(parts[:-1]) + " and " + parts[-1]
+            text = prefix + body + suffix
+            if len(text.split()) <= 12 and text not in cands:
+                cands.append(text)
+    k = int(rng.integers(3, 6))
+    return [cands[i] for i in rng.permutation(len(cands))[:k]]
+
+
+# ---------------------------------------------------------------- generators
+
+def scene_rows(qa: Callable) -> Callable:
+    """Generator for tasks that are 'random scene of 1-3 objects + one question about it'."""
+    def generate(rng, n, split, size):
+        rows = []
+        for _ in range(n):
+            scene = random_scene(rng, n_objects(rng))
+            q, a = qa(rng, scene)
+            rows.append({"image": render_scene(scene, size, rng), "question": q, "answers": [a]})
+        return rows
+    return generate
+
+
+def gen_vizwiz(rng, n, split, size):
+    """VQA questions; exactly half the images strongly degraded, answered 'unanswerable'."""
+    degraded = rng.permutation(n) < n // 2
+    rows = []
+    for bad in degraded:
+        scene = random_scene(rng, n_objects(rng))
+        q, a = qa_vqa(rng, scene)
+        img = render_scene(scene, size, rng)
+        if bad:
+            img, a = degrade(img, rng), "unanswerable"
+        rows.append({"image": img, "question": q, "answers": [a]})
+    return rows
+
+
+def gen_textvqa(rng, n, split, size):
+    """1 or 2 handwritten digits (own quadrants) plus 0-2 shapes; read a digit."""
+    scans, labels = digit_pool(split)
+    rows = []
+    for _ in range(n):
+        if rng.random() < 0.5:  # two digits side by side in one row
+            row = int(rng.integers(2))
+            dpos = [2 * row, 2 * row + 1]
+        else:
+            dpos = [int(rng.integers(4))]
+        scene = random_scene(rng, n_objects(rng, 0, 2), [p for p in range(4) if p not in dpos])
+        img = render_scene(scene, size, rng)
+        idx = rng.integers(len(scans), size=len(dpos))
+        dark_ink = rng.random() < 0.5
+        for p, j in zip(dpos, idx):
+            paste_digit(img, scans[j], p, dark_ink)
+        if len(dpos) == 2:
+            side = int(rng.integers(2))
+            q, a = f"what is the {('left', 'right')[side]} number", str(labels[idx[side]])
+        else:
+            q, a = "what number is written in the image", str(labels[idx[0]])
+        rows.append({"image": img, "question": q, "answers": [a]})
+    return rows
+
+
+def gen_pope(rng, n, split, size):
+    """POPE: exactly n//2 'yes'. Negatives: half an absent shape ('random'), half a colour-shape
+    pair whose colour and/or shape IS in the image but not bound together ('adversarial')."""
+    yes_flags = rng.permutation(n) < n // 2
+    rows = []
+    for yes in yes_flags:
+        scene = random_scene(rng, n_objects(rng))
+        present = {(o.color, o.shape) for o in scene}
+        with_color = rng.random() < 0.5  # same split of question forms for yes and no
+        if yes:
+            o = pick(rng, scene)
+            color, shape = (o.color if with_color else None), o.shape
+        elif not with_color:
+            color, shape = None, pick(rng, [s for s in SHAPES if s not in {o.shape for o in scene}])
+        else:
+            cs, ss = {o.color for o in scene}, {o.shape for o in scene}
+            absent = [(c, s) for c in COLORS for s in SHAPES if (c, s) not in present]
+            # prefer swapped bindings (both in image); a single object can only lend one of the two
+            pairs = [(c, s) for c, s in absent if c in cs and s in ss] or \
+                    [(c, s) for c, s in absent if c in cs or s in ss]
+            color, shape = pick(rng, pairs)
+        q = f"is there a {color + ' ' if color else ''}{shape} in the image"
+        rows.append({"image": render_scene(scene, size, rng), "question": q,
+                     "answers": ["yes" if yes else "no"]})
+    return rows
+
+
+def gen_caption(rng, n, split, size):
+    rows = []
+    for _ in range(n):
+        scene = random_scene(rng, n_objects(rng))
+        refs = captions(rng, scene)
+        rows.append({"image": render_scene(scene, size, rng), "question": "describe the image", "answers": refs})
+    return rows
+
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in [
+    TaskSpec("vqa", "open", scene_rows(qa_vqa)),
+    TaskSpec("vizwiz", "open", gen_vizwiz),
+    TaskSpec("sqa", "multiple_choice", scene_rows(qa_sqa)),
+    TaskSpec("textvqa", "open", gen_textvqa),
+    TaskSpec("pope", "yes_no", gen_pope),
+    TaskSpec("mmbench", "multiple_choice", scene_rows(qa_mmbench)),
+    TaskSpec("caption", "caption", gen_caption),
+    TaskSpec("okvqa", "open", scene_rows(qa_okvqa)),
+]}

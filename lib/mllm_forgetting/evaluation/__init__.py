@@ -1,0 +1,3 @@
+from .predict import predict, representations
+
+__all__ = ["predict", "representations"]

@@ -1,0 +1,4 @@
+from .registry import BUILDERS, build_backbone, image_token_id, load_backbone
+from .parts import select_trainable, trainable_names
+
+__all__ = ["BUILDERS", "build_backbone", "image_token_id", "load_backbone", "select_trainable", "trainable_names"]

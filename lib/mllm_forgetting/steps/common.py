@@ -1,0 +1,64 @@
+"""Small helpers the steps share: devices, threads, JSON output, encoding a task's split."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from ..data import load_split
+from ..methods import TuneContext
+from ..models import trainable_names
+from ..training.batches import Encoded, encode
+
+
+def setup_torch(threads: int) -> torch.device:
+    """Pin intra-op threads (Snakemake's `threads`) and pick the device accelerate would use."""
+    from accelerate import PartialState
+
+    torch.set_num_threads(max(1, threads))
+    return PartialState().device
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Write JSON atomically, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def template_words(prompt_template: str) -> list[str]:
+    """Plain words of a prompt template (not placeholders, not special tokens): they join the vocabulary."""
+    text = re.sub(r"<[^>]*>|\{[^}]*\}", " ", prompt_template)
+    return text.split()
+
+
+def encode_task(data_dir, task: str, split: str, processor, prompt: str, limit: int | None = None) -> Encoded:
+    rows = load_split(data_dir, task, split)
+    if limit is not None and limit < len(rows):
+        rows = rows.select(range(limit))
+    return encode(rows, processor, prompt)
+
+
+def tune_context(model, backbone_cfg: dict, representation_layer: int = -1) -> TuneContext:
+    return TuneContext(
+        trainable_names=trainable_names(model, backbone_cfg["connector"], backbone_cfg["layers"],
+                                        backbone_cfg["trainable_last_layers"]),
+        image_token_id=model.config.image_token_id,
+        representation_layer=representation_layer,
+        lora_target_modules=backbone_cfg.get("lora_target_modules"),
+    )
+
+
+def save_log(rows: list[dict], path: str | Path) -> None:
+    import pandas as pd
+
+    columns = ["step", "loss", "lv", "cosine", "fraction_updated"]
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    tmp = Path(str(path) + ".tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)

@@ -1,0 +1,88 @@
+"""evaluate: score a tuned cell on every pre-trained task and its target, with effective ranks and representations."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..cells import Cell
+from ..data import load_split
+from ..evaluation import representations
+from ..metrics import effective_rank
+from ..models import load_backbone
+from .common import setup_torch, write_json
+from .scoring import score_task_split
+
+
+def load_tuned(train_summary: dict):
+    """The tuned model of a cell: a full checkpoint, or the base with a peft adapter merged in."""
+    model_dir = Path(train_summary["model_dir"])
+    if (model_dir / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        base, processor = load_backbone(train_summary["base_dir"])
+        return PeftModel.from_pretrained(base, model_dir).merge_and_unload(), processor
+    return load_backbone(model_dir)
+
+
+def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dict, *, data_dir: str,
+                  pretrain_tasks: list[str], out_dir: str, threads: int = 1, results_dir: str = "results",
+                  track: bool = True) -> dict:
+    device = setup_torch(threads)
+    summary = json.loads(Path(train_json).read_text())
+    model, processor = load_tuned(summary)
+    model.to(device).eval()
+    erank_opts = {"layer": eval_cfg.get("representation_layer", -1), **eval_cfg.get("erank", {})}
+    erank_kw = {k: erank_opts[k] for k in ("centre", "variant") if k in erank_opts}
+    limit, batch_size = eval_cfg.get("max_test_examples"), eval_cfg.get("batch_size", 100)
+    order = [*pretrain_tasks, cell.target]
+    tasks, arrays = {}, {}
+    for task in order:
+        rows = load_split(data_dir, task, "test")
+        if limit is not None and limit < len(rows):
+            rows = rows.select(range(limit))
+        enc, preds, result = score_task_split(model, processor, rows, backbone_cfg["prompt"], batch_size=batch_size,
+                                              device=device, label=f"{cell.name} {task}")
+        visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id,
+                                             layer=erank_opts["layer"], batch_size=batch_size,
+                                             pad_id=processor.tokenizer.pad_token_id, device=device)
+        tasks[task] = {
+            "role": "target" if task == cell.target else "pretrain", "kind": result["kind"], "score": result["score"],
+            "metrics": {k: v for k, v in result.items() if k not in ("kind", "score")},
+            "erank_per_image": float(np.mean([effective_rank(v, **erank_kw) for v in visual])),
+            "erank_pooled": effective_rank(visual[:, -1], **erank_kw),
+            "erank_per_token": [effective_rank(visual[:, m], **erank_kw) for m in range(visual.shape[1])],
+            "examples": [{"id": i, "prediction": p, "answers": a} for i, p, a in zip(enc.ids[:5], preds[:5], enc.answers[:5])],
+        }
+        arrays[f"visual__{task}"] = visual[:, -1].numpy()
+        arrays[f"multimodal__{task}"] = multimodal.numpy()
+    out = Path(out_dir)
+    np.savez_compressed(out / "representations.npz", **arrays)
+    metrics = {**cell.as_dict(), "method_type": summary["method_type"], "label": summary["label"],
+               "trainable_params": summary["trainable_params"], "erank_options": erank_opts,
+               "tasks": tasks, "task_order": order}
+    write_json(out / "metrics.json", metrics)
+    if track and summary.get("mlflow_run_id"):
+        _log(cell, summary["mlflow_run_id"], metrics, out, results_dir)
+    return metrics
+
+
+def _log(cell, run_id, metrics, out, results_dir):
+    import warnings
+
+    try:
+        from ..tracking import CellRun
+
+        run = CellRun(cell, results_dir=results_dir, run_id=run_id)
+        flat = {}
+        for task, t in metrics["tasks"].items():
+            flat[f"{task}.score"] = t["score"]
+            flat[f"{task}.erank_per_image"] = t["erank_per_image"]
+            flat[f"{task}.erank_pooled"] = t["erank_pooled"]
+            flat.update({f"{task}.{k}": v for k, v in t["metrics"].items() if isinstance(v, (int, float))})
+        run.log_metrics(flat)
+        run.log_artifact(out / "metrics.json")
+        run.close()
+    except Exception as err:
+        warnings.warn(f"{cell.name}: MLflow logging failed ({err}); metrics.json is complete")

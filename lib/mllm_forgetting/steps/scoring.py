@@ -1,0 +1,32 @@
+"""Answer every question of a task split with a model and score it with the task's metric."""
+from __future__ import annotations
+
+from ..data import load_split
+from ..evaluation import predict
+from ..metrics import score_task
+from ..training.batches import encode
+
+
+def max_answer_tokens(enc) -> int:
+    return max(len(ids) for refs in enc.answer_ids for ids in refs)
+
+
+def score_task_split(model, processor, rows, prompt: str, *, batch_size: int, device, label: str):
+    """(encoded split, predictions, metrics dict) for one task split."""
+    enc = encode(rows, processor, prompt)
+    preds = predict(model, processor.tokenizer, enc, batch_size=batch_size,
+                    max_new_tokens=max_answer_tokens(enc), device=device, label=label)
+    kind = rows[0]["kind"]
+    result = score_task(kind, preds, enc.answers, enc.ids)
+    return enc, preds, {"kind": kind, **result}
+
+
+def score_tasks(model, processor, data_dir, tasks, prompt, *, split, batch_size, device, roles, limit=None) -> dict:
+    out = {}
+    for task in tasks:
+        rows = load_split(data_dir, task, split)
+        if limit is not None and limit < len(rows):
+            rows = rows.select(range(limit))
+        _, _, result = score_task_split(model, processor, rows, prompt, batch_size=batch_size, device=device, label=task)
+        out[task] = {"role": roles[task], **result}
+    return out

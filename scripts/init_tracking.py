@@ -1,0 +1,21 @@
+#!/usr/bin/env python
+"""Create the MLflow store and experiment once, before the cells fan out."""
+import argparse
+from pathlib import Path
+
+from mllm_forgetting.cli import run
+from mllm_forgetting.tracking import init_store, tracking_uri
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--results", default="results")
+parser.add_argument("--experiment", default="mllm-forgetting")
+parser.add_argument("--marker", required=True, help="file written when the store is ready")
+args = parser.parse_args()
+
+
+def main():
+    experiment_id = init_store(args.results, args.experiment)
+    Path(args.marker).write_text(f"{tracking_uri(args.results)}\nexperiment {args.experiment} id {experiment_id}\n")
+
+
+run(main, "init_tracking")

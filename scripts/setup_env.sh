@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment at .venv with everything the pipeline and tests need.
+# torch is pinned to 2.13.0: on these machines that installs the CPU build from local disk, while an
+# unpinned or newer torch pulls a multi-GB CUDA build. On a GPU cluster use environment.yml instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".[all]"
+echo "environment ready: .venv ($(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'))"

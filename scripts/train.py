@@ -1,0 +1,23 @@
+#!/usr/bin/env python
+"""Tune the pre-trained backbone on a target task with one method: one cell of the grid."""
+import argparse
+
+from mllm_forgetting.cells import Cell
+from mllm_forgetting.cli import json_arg, run
+from mllm_forgetting.steps.tune import tune_cell
+
+parser = argparse.ArgumentParser(description=__doc__)
+for name in ("backbone", "target", "method", "data", "pretrained", "out"):
+    parser.add_argument(f"--{name}", required=True)
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--backbone-config", type=json_arg, required=True)
+parser.add_argument("--method-config", type=json_arg, required=True)
+parser.add_argument("--training", type=json_arg, required=True)
+parser.add_argument("--layer", type=int, default=-1, help="hidden layer of the visual representation")
+parser.add_argument("--results", default="results")
+parser.add_argument("--threads", type=int, default=1)
+args = parser.parse_args()
+cell = Cell(args.backbone, args.target, args.method, args.seed)
+run(lambda: tune_cell(cell, args.backbone_config, args.method_config, args.training, data_dir=args.data,
+                      pretrained_dir=args.pretrained, out_dir=args.out, representation_layer=args.layer,
+                      threads=args.threads, results_dir=args.results), f"cell {cell.name}")

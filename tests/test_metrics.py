@@ -1,0 +1,166 @@
+"""Hand-computed checks for the metric functions (no model needed)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mllm_forgetting.metrics import (
+    cider, effective_rank, erank_from_spectrum, exact_match, forgetting, h_score,
+    normalize_answer, option_accuracy, row_average, score_task, yes_no_scores,
+)
+
+
+def _with_singular_values(svals, n=20, d=16, seed=0):
+    """N x d matrix with exactly the given singular values (random orthonormal bases)."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    v, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    k = len(svals)
+    return u[:, :k] @ np.diag(svals) @ v[:, :k].T
+
+
+# ---- effective rank (Eq. 4) ----
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_erank_equal_singular_values_is_k(k):
+    assert effective_rank(_with_singular_values([2.5] * k)) == pytest.approx(k, abs=1e-9)
+
+
+def test_erank_identity_and_torch_input():
+    assert effective_rank(np.eye(6)) == pytest.approx(6.0)
+    assert effective_rank(torch.eye(5, dtype=torch.bfloat16)) == pytest.approx(5.0)
+
+
+def test_erank_two_singular_values_by_hand():
+    # sigma = (3, 1): p = (0.75, 0.25); H = -(.75 ln .75 + .25 ln .25) = 0.562335
+    z = _with_singular_values([3.0, 1.0])
+    expected = math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert expected == pytest.approx(1.7548, abs=1e-4)
+    assert effective_rank(z) == pytest.approx(expected, abs=1e-9)
+    # covariance variant: eigenvalues 9, 1 -> p = (0.9, 0.1)
+    cov = math.exp(-(0.9 * math.log(0.9) + 0.1 * math.log(0.1)))
+    assert effective_rank(z, variant="covariance") == pytest.approx(cov, abs=1e-9)
+
+
+def test_erank_covariance_is_squared_singular_values():
+    z = np.random.default_rng(1).normal(size=(30, 8))
+    s = np.linalg.svd(z, compute_uv=False)
+    assert effective_rank(z, variant="covariance") == pytest.approx(erank_from_spectrum(s**2))
+    assert effective_rank(z, variant="covariance") < effective_rank(z)
+    s_c = np.linalg.svd(z - z.mean(0), compute_uv=False)
+    assert effective_rank(z, centre=True, variant="covariance") == pytest.approx(erank_from_spectrum(s_c**2))
+
+
+def test_erank_centring_removes_shared_offset():
+    # rows = offset + t_i * direction: uncentred rank 2, centred rank 1 (spread along one direction)
+    rng = np.random.default_rng(0)
+    offset, direction = np.zeros(10), np.zeros(10)
+    offset[0], direction[1] = 5.0, 1.0
+    z = offset + rng.normal(size=(50, 1)) * direction
+    assert 1.5 < effective_rank(z) < 2.0 + 1e-9
+    assert effective_rank(z, centre=True) == pytest.approx(1.0)
+    # a constant matrix (pure offset) is rank 1 uncentred and all-zero -> 0.0 centred
+    const = np.ones((4, 3))
+    assert effective_rank(const) == pytest.approx(1.0)
+    assert effective_rank(const, centre=True) == 0.0
+
+
+def test_erank_zero_matrix_and_bad_shape():
+    assert effective_rank(np.zeros((4, 3))) == 0.0
+    with pytest.raises(ValueError):
+        effective_rank(np.zeros(5))
+    with pytest.raises(ValueError):
+        effective_rank(np.eye(3), variant="nope")
+
+
+# ---- H-score, Avg, forgetting vs the paper's Table 2 ----
+
+@pytest.mark.parametrize("avg,target,h", [
+    (65.23, 5.44, 10.04),   # PathVQA zero-shot
+    (61.88, 11.04, 18.74),  # PathVQA fine-tune
+    (64.90, 15.03, 24.41),  # PathVQA LoRA
+    (65.69, 9.09, 15.97),   # PathVQA MDGD
+    (66.52, 15.77, 25.50),  # TextCaps zero-shot
+    (66.04, 33.85, 44.76),  # TextCaps fine-tune
+])
+def test_h_score_table2(avg, target, h):
+    assert h_score(avg, target) == pytest.approx(h, abs=0.01)
+
+
+def test_row_average_includes_target_table2():
+    # Table 2, PathVQA zero-shot row: the printed Avg 65.23 is the mean over all 8 tasks incl. the target
+    row = dict(vizwiz=55.27, aokvqa=79.39, okvqa=64.86, textvqa=77.98, iconqa=79.01,
+               pope=88.93, mmbench=70.98, pathvqa=5.44)
+    assert row_average(row) == pytest.approx(65.23, abs=0.01)
+    assert h_score(row_average(row), row["pathvqa"]) == pytest.approx(10.04, abs=0.01)
+    assert h_score(0, 0) == 0.0
+
+
+def test_forgetting():
+    assert forgetting(60.0, 55.0) == 5.0
+    assert forgetting({"a": 10.0, "b": 5.0}, {"a": 8.0, "c": 1.0}) == {"a": 2.0}
+
+
+# ---- answer matching ----
+
+def test_normalize_answer():
+    assert normalize_answer("  The  Red, Car! ") == "red car"
+    assert normalize_answer("an apple") == "apple"
+    assert normalize_answer("A") == "a"          # single option letter kept
+    assert normalize_answer("(a).") == "a"
+    assert normalize_answer("Don't") == "dont"
+
+
+def test_exact_match():
+    assert exact_match("The dog.", ["dog", "puppy"]) == 1.0
+    assert exact_match("cat", ["dog", "puppy"]) == 0.0
+    assert exact_match("Two", "two") == 1.0
+
+
+def test_option_accuracy():
+    preds = ["B", "(c) a cat", "A. yes", "d", ""]
+    refs = ["B", ["C"], "b", "D", "A"]
+    assert option_accuracy(preds, refs) == pytest.approx(3 / 5)
+
+
+def test_yes_no_scores_hand_case():
+    preds = ["Yes", "yes, there is", "no", "No.", "maybe", "yes"]
+    refs = ["yes", "no", "yes", "no", "yes", "yes"]
+    # tp=2 (0,5) fp=1 (1) fn=2 (2,4) ; correct: 0,3,5 -> acc 0.5
+    s = yes_no_scores(preds, refs)
+    assert s["accuracy"] == pytest.approx(0.5)
+    assert s["precision"] == pytest.approx(2 / 3)
+    assert s["recall"] == pytest.approx(2 / 4)
+    assert s["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    assert s["yes_ratio"] == pytest.approx(3 / 6)
+
+
+# ---- CIDEr and score_task ----
+
+REFS = {
+    "1": ["a man riding a red bike", "a person on a bicycle"],
+    "2": ["two dogs playing in the grass", "dogs run on a lawn"],
+    "3": ["a plate of food on a table", "a meal served on a plate"],
+}
+
+
+def test_cider_identical_beats_wrong():
+    good = {i: r[0] for i, r in REFS.items()}
+    bad = {i: "airplane flying over clouds" for i in REFS}
+    assert cider(good, REFS) > 1.0 > cider(bad, REFS)
+    assert cider(bad, REFS) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_score_task_kinds():
+    ids = list(REFS)
+    cap = score_task("caption", [r[0] for r in REFS.values()], list(REFS.values()), ids)
+    assert cap["score"] == pytest.approx(100 * cap["cider"])
+    op = score_task("open", ["dog", "cat"], [["dog"], ["bird"]], ["a", "b"])
+    assert op["score"] == pytest.approx(50.0) and op["n"] == 2
+    mc = score_task("multiple_choice", ["A", "B"], [["A"], ["C"]], ["a", "b"])
+    assert mc["score"] == pytest.approx(50.0)
+    yn = score_task("yes_no", ["yes", "no"], [["yes"], ["yes"]], ["a", "b"])
+    assert yn["score"] == pytest.approx(50.0) and "f1" in yn
+    with pytest.raises(ValueError):
+        score_task("bleu", [], [], [])

@@ -1,0 +1,97 @@
+"""Tables and figures from synthetic cell directories (no model needed)."""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mllm_forgetting.metrics import h_score
+from mllm_forgetting.reporting import FIGURES, aggregate
+from mllm_forgetting.reporting.tables import build_table, format_params
+
+TASKS = ["vqa", "pope", "caption"]
+KINDS = {"vqa": "open", "pope": "yes_no", "caption": "caption"}
+# (method, method_type, label, seed, params, {task: score})
+SPECS = [
+    ("zero_shot", "zero_shot", "Zero-shot", 0, None, {"vqa": 60.0, "pope": 80.0, "caption": 10.0}),
+    ("finetune", "finetune", "Fine-tune", 0, 1_200_000, {"vqa": 40.0, "pope": 70.0, "caption": 50.0}),
+    ("finetune", "finetune", "Fine-tune", 1, 1_200_000, {"vqa": 50.0, "pope": 60.0, "caption": 40.0}),
+    ("mdgd", "mdgd", "MDGD", 0, 1_200_000, {"vqa": 58.0, "pope": 79.0, "caption": 45.0}),
+    ("mdgd_gm_0.1", "mdgd_gm", "MDGD-GM (α=0.1)", 0, 35_000, {"vqa": 59.0, "pope": 78.0, "caption": 30.0}),
+    ("mdgd_gm_0.5", "mdgd_gm", "MDGD-GM (α=0.5)", 0, 120_000, {"vqa": 55.0, "pope": 75.0, "caption": 40.0}),
+]
+
+
+def _write_cell(root, method, mtype, label, seed, params, scores, rng, n=24, d=16, n_tok=16):
+    cell = root / "tiny-llava" / "caption" / method / f"seed{seed}"
+    cell.mkdir(parents=True)
+    tasks = {}
+    for t in TASKS:
+        metrics = {"accuracy": scores[t] / 100}
+        if KINDS[t] == "yes_no":
+            metrics.update(f1=scores[t] / 100 - 0.01, yes_ratio=0.5)
+        tasks[t] = {"role": "target" if t == "caption" else "pretrain", "kind": KINDS[t], "score": scores[t],
+                    "metrics": metrics, "erank_per_image": float(rng.uniform(3, 8)),
+                    "erank_pooled": float(rng.uniform(10, 20)),
+                    "erank_per_token": rng.uniform(1, 10, n_tok).tolist()}
+    json.dump({"backbone": "tiny-llava", "target": "caption", "method": method, "method_type": mtype,
+               "label": label, "seed": seed, "trainable_params": params,
+               "erank_options": {"layer": -1, "centre": False, "variant": "singular"},
+               "tasks": tasks, "task_order": TASKS}, open(cell / "metrics.json", "w"))
+    shift = 0.0 if mtype == "zero_shot" else 2.0
+    np.savez(cell / "representations.npz",
+             **{f"{k}__{t}": rng.normal(shift, 1, (n, d)) for k in ("visual", "multimodal") for t in TASKS})
+    if mtype != "zero_shot":
+        steps = np.arange(40)
+        log = pd.DataFrame({"step": steps, "loss": 3 * np.exp(-steps / 15) + rng.normal(0, 0.05, 40),
+                            "lv": np.nan if mtype == "finetune" else rng.uniform(0, 1, 40),
+                            "cosine": np.nan if mtype == "finetune" else rng.uniform(0.5, 1, 40),
+                            "fraction_updated": np.nan})
+        log.to_csv(cell / "train_log.csv", index=False)
+    return cell
+
+
+@pytest.fixture
+def cell_dirs(tmp_path):
+    rng = np.random.default_rng(0)
+    return [_write_cell(tmp_path / "cells", *s, rng) for s in SPECS]
+
+
+def test_table_means_stds_avg_hscore(cell_dirs, tmp_path):
+    written = aggregate(cell_dirs, tmp_path / "tables", tmp_path / "figures", "tiny-llava", "caption")
+    df = pd.read_csv(tmp_path / "tables" / "tiny-llava_caption.csv")
+    assert list(df["label"]) == ["Zero-shot", "Fine-tune", "MDGD", "MDGD-GM (α=0.1)", "MDGD-GM (α=0.5)"]
+    ft = df.set_index("method").loc["finetune"]
+    assert ft["vqa"] == pytest.approx(45.0) and ft["vqa_std"] == pytest.approx(math.sqrt(50))
+    assert ft["caption"] == pytest.approx(45.0)
+    assert ft["Avg"] == pytest.approx((45 + 65 + 45) / 3)          # target included in Avg
+    assert ft["Hscore"] == pytest.approx(h_score((45 + 65 + 45) / 3, 45.0))
+    assert ft["Forgetting"] == pytest.approx((60 + 80) / 2 - (45 + 65) / 2)
+    assert ft["POPE F1"] == pytest.approx(64.0)
+    assert ft["n_seeds"] == 2
+    zs = df.set_index("method").loc["zero_shot"]
+    assert zs["Forgetting"] == pytest.approx(0.0) and math.isnan(zs["#Params"])
+    md = (tmp_path / "tables" / "tiny-llava_caption.md").read_text()
+    assert "45.00 ± 7.07" in md and "1.2M" in md and "35K" in md and "Seeds: 0, 1" in md
+    for name in FIGURES:
+        png = tmp_path / "figures" / f"tiny-llava_caption_{name}.png"
+        assert png in written and png.stat().st_size > 5000
+
+
+def test_figures_cope_with_missing_methods(cell_dirs, tmp_path):
+    # only zero-shot and the NaN-logging fine-tune: no MDGD, no alpha sweep
+    keep = [d for d in cell_dirs if d.parent.name in ("zero_shot", "finetune")]
+    written = aggregate(keep, tmp_path / "t", tmp_path / "f", "tiny-llava", "caption")
+    assert all(p.exists() for p in written) and len(written) == 2 + len(FIGURES)
+
+
+def test_build_table_single_seed_std_is_nan_and_params_format():
+    cells = [{"method": "zero_shot", "method_type": "zero_shot", "label": "Zero-shot", "seed": 0,
+              "trainable_params": None, "task_order": ["a", "t"],
+              "tasks": {"a": {"role": "pretrain", "kind": "open", "score": 65.23},
+                        "t": {"role": "target", "kind": "open", "score": 5.44}}}]
+    df = build_table(cells)
+    assert math.isnan(df.loc[0, "a_std"])
+    assert df.loc[0, "Hscore"] == pytest.approx(h_score(35.335, 5.44))
+    assert [format_params(x) for x in (1.2e9, 517e6, 35e3, 52_000_000, 999)] == ["1.2B", "517M", "35K", "52M", "999"]
