@@ -1,21 +1,24 @@
 rule aggregate:
     input:
-        metrics=lambda w: [c + "/metrics.json" for c in cells(w.backbone, w.target)],
+        metrics=lambda w: cell_metrics(w.backbone, w.target),
     output:
-        csv=RESULTS + "/tables/{backbone}_{target}.csv",
-        md=report(RESULTS + "/tables/{backbone}_{target}.md", category="Tables", subcategory="{backbone}",
+        csv="results/tables/{backbone}_{target}.csv",
+        md=report("results/tables/{backbone}_{target}.md", category="Tables", subcategory="{backbone}",
                   caption="../report/table.rst"),
         figures=report(
-            expand(RESULTS + "/figures/{{backbone}}_{{target}}_{figure}.png", figure=FIGURES),
+            expand("results/figures/{{backbone}}_{{target}}_{figure}.png", figure=FIGURES),
             category="Figures", subcategory="{backbone} / {target}", caption="../report/figure.rst"),
     params:
-        cells=lambda w: cells(w.backbone, w.target),
+        script=script_path("aggregate.py"),
+        tables=lambda w, output: str(Path(output.csv).parent),
+        figures=lambda w, output: str(Path(output.figures[0]).parent),
+        cells=lambda w, input: [str(Path(m).parent) for m in input.metrics],
         order=list(config["methods"]),
     log:
-        RESULTS + "/logs/aggregate/{backbone}_{target}.log",
+        "results/logs/aggregate/{backbone}_{target}.log",
     conda:
         ENV
     shell:
-        "python {SCRIPTS}/aggregate.py --backbone {wildcards.backbone} --target {wildcards.target}"
-        " --cells {params.cells} --order {params.order} --tables {RESULTS}/tables"
-        " --figures {RESULTS}/figures > {log} 2>&1"
+        "python {params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
+        " --cells {params.cells} --order {params.order} --tables {params.tables}"
+        " --figures {params.figures} > {log} 2>&1"

@@ -3,11 +3,13 @@ import re
 import shlex
 from pathlib import Path
 
-SCRIPTS = Path(workflow.basedir).parent / "scripts"
 ENV = "../../environment.yml"
-RESULTS = "results"
-CELL = RESULTS + "/cells/{backbone}/{target}/{method}/seed{seed}"
 FIGURES = ["erank", "top_tokens", "tsne", "alpha", "learning_curves"]
+
+
+def script_path(name):
+    """A script of scripts/, located from the workflow's own folder (any working directory works)."""
+    return str(Path(workflow.basedir).parent / "scripts" / name)
 
 
 def as_json(obj):
@@ -36,15 +38,17 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def cells(backbone, target):
-    return expand(CELL, backbone=backbone, target=target, method=list(config["methods"]), seed=config["seeds"])
+def cell_metrics(backbone, target):
+    """metrics.json of every method and seed of one backbone x target."""
+    return expand("results/cells/{backbone}/{target}/{method}/seed{seed}/metrics.json", backbone=backbone,
+                  target=target, method=list(config["methods"]), seed=config["seeds"])
 
 
 def all_tables():
-    return expand(RESULTS + "/tables/{backbone}_{target}.{ext}", backbone=list(config["backbones"]),
+    return expand("results/tables/{backbone}_{target}.{ext}", backbone=list(config["backbones"]),
                   target=config["targets"], ext=["csv", "md"])
 
 
 def all_figures():
-    return expand(RESULTS + "/figures/{backbone}_{target}_{figure}.png", backbone=list(config["backbones"]),
+    return expand("results/figures/{backbone}_{target}_{figure}.png", backbone=list(config["backbones"]),
                   target=config["targets"], figure=FIGURES)

@@ -1,11 +1,14 @@
 rule evaluate:
     input:
         data=config["data"]["dir"],
-        summary=CELL + "/train.json",
+        summary="results/cells/{backbone}/{target}/{method}/seed{seed}/train.json",
+        tracking="results/mlflow.ready",
     output:
-        metrics=CELL + "/metrics.json",
-        representations=CELL + "/representations.npz",
+        metrics="results/cells/{backbone}/{target}/{method}/seed{seed}/metrics.json",
+        representations="results/cells/{backbone}/{target}/{method}/seed{seed}/representations.npz",
     params:
+        script=script_path("evaluate.py"),
+        results=lambda w, input: str(Path(input.tracking).parent),
         backbone=lambda w: as_json(config["backbones"][w.backbone]),
         evaluation=as_json(config["evaluation"]),
         tasks=config["data"]["pretrain_tasks"],
@@ -15,14 +18,14 @@ rule evaluate:
         mem_mb=8000,
         runtime=60,
     log:
-        RESULTS + "/logs/evaluate/{backbone}/{target}/{method}/seed{seed}.log",
+        "results/logs/evaluate/{backbone}/{target}/{method}/seed{seed}.log",
     benchmark:
-        RESULTS + "/benchmarks/evaluate/{backbone}/{target}/{method}/seed{seed}.tsv"
+        "results/benchmarks/evaluate/{backbone}/{target}/{method}/seed{seed}.tsv"
     conda:
         ENV
     shell:
-        "python {SCRIPTS}/evaluate.py --backbone {wildcards.backbone} --target {wildcards.target}"
+        "python {params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
         " --method {wildcards.method} --seed {wildcards.seed} --data {input.data}"
         " --train-json {input.summary} --out {params.out} --backbone-config {params.backbone}"
-        " --evaluation {params.evaluation} --pretrain-tasks {params.tasks} --results {RESULTS}"
+        " --evaluation {params.evaluation} --pretrain-tasks {params.tasks} --results {params.results}"
         " --threads {threads} > {log} 2>&1"

@@ -2,8 +2,9 @@ rule pretrain:
     input:
         data=config["data"]["dir"],
     output:
-        directory(RESULTS + "/checkpoints/{backbone}"),
+        directory("results/checkpoints/{backbone}"),
     params:
+        script=script_path("pretrain.py"),
         backbone=lambda w: as_json(config["backbones"][w.backbone]),
         tasks=config["data"]["pretrain_tasks"],
         seed=config["seeds"][0],
@@ -12,12 +13,12 @@ rule pretrain:
         mem_mb=8000,
         runtime=120,
     log:
-        RESULTS + "/logs/pretrain/{backbone}.log",
+        "results/logs/pretrain/{backbone}.log",
     benchmark:
-        RESULTS + "/benchmarks/pretrain/{backbone}.tsv"
+        "results/benchmarks/pretrain/{backbone}.tsv"
     conda:
         ENV
     shell:
-        "python {SCRIPTS}/pretrain.py --backbone {wildcards.backbone} --backbone-config {params.backbone}"
+        "python {params.script} --backbone {wildcards.backbone} --backbone-config {params.backbone}"
         " --data {input.data} --tasks {params.tasks} --out {output} --seed {params.seed}"
         " --threads {threads} > {log} 2>&1"

@@ -1,13 +1,15 @@
 # MLflow's SQLite schema creation races when parallel cells create a fresh store; create it once here.
 rule init_tracking:
     output:
-        RESULTS + "/mlflow.ready",
+        "results/mlflow.ready",
     params:
+        script=script_path("init_tracking.py"),
+        results=lambda w, output: str(Path(output[0]).parent),
         experiment=config["mlflow"]["experiment"],
     log:
-        RESULTS + "/logs/init_tracking.log",
+        "results/logs/init_tracking.log",
     conda:
         ENV
     shell:
-        "python {SCRIPTS}/init_tracking.py --results {RESULTS} --experiment {params.experiment}"
+        "python {params.script} --results {params.results} --experiment {params.experiment}"
         " --marker {output} > {log} 2>&1"

@@ -1,12 +1,14 @@
 rule train:
     input:
         data=config["data"]["dir"],
-        pretrained=RESULTS + "/checkpoints/{backbone}",
-        tracking=RESULTS + "/mlflow.ready",
+        pretrained="results/checkpoints/{backbone}",
+        tracking="results/mlflow.ready",
     output:
-        summary=CELL + "/train.json",
-        log_csv=CELL + "/train_log.csv",
+        summary="results/cells/{backbone}/{target}/{method}/seed{seed}/train.json",
+        log_csv="results/cells/{backbone}/{target}/{method}/seed{seed}/train_log.csv",
     params:
+        script=script_path("train.py"),
+        results=lambda w, input: str(Path(input.tracking).parent),
         backbone=lambda w: as_json(config["backbones"][w.backbone]),
         method=lambda w: as_json(config["methods"][w.method]),
         training=as_json(config["training"]),
@@ -17,14 +19,14 @@ rule train:
         mem_mb=8000,
         runtime=120,
     log:
-        RESULTS + "/logs/train/{backbone}/{target}/{method}/seed{seed}.log",
+        "results/logs/train/{backbone}/{target}/{method}/seed{seed}.log",
     benchmark:
-        RESULTS + "/benchmarks/train/{backbone}/{target}/{method}/seed{seed}.tsv"
+        "results/benchmarks/train/{backbone}/{target}/{method}/seed{seed}.tsv"
     conda:
         ENV
     shell:
-        "python {SCRIPTS}/train.py --backbone {wildcards.backbone} --target {wildcards.target}"
+        "python {params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
         " --method {wildcards.method} --seed {wildcards.seed} --data {input.data}"
         " --pretrained {input.pretrained} --out {params.out} --backbone-config {params.backbone}"
         " --method-config {params.method} --training {params.training} --layer {params.layer}"
-        " --results {RESULTS} --threads {threads} > {log} 2>&1"
+        " --results {params.results} --threads {threads} > {log} 2>&1"

@@ -26,7 +26,7 @@ FACTS = {
     "thing": ("what thing is shaped like the {color} object", "shape",
               {"circle": "wheel", "square": "window", "triangle": "tent", "cross": "church"}),
 }
-PRETRAIN_TASKS = ("vqa", "vizwiz", "sqa", "textvqa", "pope", "mmbench")
+PRETRAIN_TASKS = ("vqa", "gqa", "vizwiz", "sqa", "textvqa", "pope", "mmbench")
 TARGET_TASKS = ("caption", "okvqa")
 
 
@@ -72,6 +72,12 @@ def qa_vqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
                 by_type["above"].append((f"what is above the {o.shape}", p.shape))
     by_type["count"] = [("how many shapes are there", NUMBER_WORDS[len(scene)])]
     return pick(rng, pick(rng, [c for c in by_type.values() if c]))
+
+
+def qa_gqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+    """GQA-style grounding: name the object at a given place (colour and shape, two words)."""
+    o = pick(rng, scene)
+    return f"what object is at the {POSITIONS[o.pos]}", f"{o.color} {o.shape}"
 
 
 def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
@@ -222,6 +228,7 @@ def gen_caption(rng, n, split, size):
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in [
     TaskSpec("vqa", "open", scene_rows(qa_vqa)),
+    TaskSpec("gqa", "open", scene_rows(qa_gqa)),
     TaskSpec("vizwiz", "open", gen_vizwiz),
     TaskSpec("sqa", "multiple_choice", scene_rows(qa_sqa)),
     TaskSpec("textvqa", "open", gen_textvqa),

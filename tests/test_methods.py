@@ -1,0 +1,112 @@
+"""Methods on a real tiny model: MDGD's gradients at theta == phi, MDGD-GM's mask, NaN handling, CLI errors."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, SMOKE
+from mllm_forgetting.methods import TuneContext, make_method
+from mllm_forgetting.models import build_backbone, trainable_names
+from mllm_forgetting.training.batches import Encoded, training_batch
+from mllm_forgetting.training.loop import NonFiniteLossError, TrainSettings, train
+
+WORDS = "what color is the circle red blue green answer".split()
+
+
+def setup(name="tiny-llava"):
+    cfg = SMOKE["backbones"][name]
+    torch.manual_seed(0)
+    model, processor = build_backbone(cfg["architecture"], cfg["size"], WORDS)
+    ctx = TuneContext(trainable_names(model, cfg["connector"], cfg["layers"], 1), model.config.image_token_id)
+    rng = np.random.default_rng(0)
+    from PIL import Image
+
+    ims = [Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)) for _ in range(6)]
+    nested = "Idefics" in type(processor).__name__
+    enc = processor(text=["<image> what color is the circle answer"] * 6, images=[[i] for i in ims] if nested else ims,
+                    return_tensors="pt", padding=True)
+    answers = [["red"], ["blue"], ["green"]] * 2
+    tok = processor.tokenizer
+    data = Encoded(prompt_ids=[ids.tolist() for ids in enc["input_ids"]],
+                   answer_ids=[[tok(a[0], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]] for a in answers],
+                   pixels={k: v for k, v in enc.items() if k.startswith("pixel")}, ids=[str(i) for i in range(6)],
+                   answers=answers, tasks=["vqa"] * 6)
+    batch = training_batch(data, np.arange(6), rng, tok.pad_token_id)
+    return model, ctx, data, batch, tok
+
+
+@pytest.mark.parametrize("name", list(SMOKE["backbones"]))
+def test_mdgd_first_step_doubles_the_task_gradient(name):
+    # theta == phi: L_v = 0 and h = 0, so g_bar_theta = g_bar_phi = g and Eq. 10 gives g + 0 + g = 2g.
+    model, ctx, _, batch, _ = setup(name)
+    finetune = make_method("finetune")
+    finetune.prepare(model, ctx)
+    finetune.step(model, batch, ctx)
+    plain = [p.grad.clone() for p in finetune.params]
+    for p in finetune.params:
+        p.grad = None
+    mdgd = make_method("mdgd")
+    mdgd.prepare(model, ctx)
+    logs = mdgd.step(model, batch, ctx)
+    assert float(logs["lv"]) == 0.0 and abs(logs["cosine"] - 1) < 1e-6
+    for p, g in zip(mdgd.params, plain):
+        assert torch.allclose(p.grad, 2 * g, atol=1e-6, rtol=1e-4)
+
+
+def test_mdgd_phi_stays_frozen_while_theta_moves():
+    model, ctx, data, _, tok = setup()
+    method = make_method("mdgd")
+    method.prepare(model, ctx)
+    before = [p.detach().clone() for p in method.phi_params]
+    rows = train(model, method, ctx, data, TrainSettings(steps=3, batch_size=6, lr=1e-2, log_every=1),
+                 pad_id=tok.pad_token_id, device="cpu", label="test")
+    assert all(torch.equal(a, b) for a, b in zip(before, method.phi_params))
+    assert not all(torch.equal(a, b) for a, b in zip(before, method.params))
+    assert rows[-1]["lv"] > 0  # theta has drifted from phi
+
+
+def test_mdgd_gm_updates_at_most_alpha_of_the_elements():
+    model, ctx, _, batch, _ = setup()
+    method = make_method("mdgd_gm", alpha=0.3)
+    method.prepare(model, ctx)
+    logs = method.step(model, batch, ctx)
+    total = sum(p.numel() for p in method.params)
+    updated = sum(p.numel() for p in method.params if p.grad is not None)
+    assert 0 < updated <= 0.3 * total
+    assert abs(logs["fraction_updated"] - updated / total) < 1e-9
+    assert method.trainable_count() == updated
+
+
+def test_mdgd_gm_rejects_alpha_outside_unit_interval():
+    model, ctx, *_ = setup()
+    with pytest.raises(ValueError, match="alpha"):
+        make_method("mdgd_gm", alpha=0.0).prepare(model, ctx)
+
+
+def test_non_finite_loss_stops_with_cell_and_step():
+    model, ctx, data, _, tok = setup()
+    method = make_method("finetune")
+    method.prepare(model, ctx)
+    with torch.no_grad():
+        model.lm_head.weight.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match=r"my/cell: non-finite task loss .* at step 0"):
+        train(model, method, ctx, data, TrainSettings(steps=2, batch_size=6), pad_id=tok.pad_token_id, device="cpu",
+              label="my/cell")
+
+
+def test_unknown_method_type_names_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: .*mdgd_gm"):
+        make_method("model_tailor")
+
+
+def test_train_script_reports_one_line_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts/train.py"), "--backbone", "b", "--target", "t", "--method", "m",
+         "--data", str(tmp_path), "--pretrained", str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
+         "--backbone-config", "{}", "--method-config", '{"type": "nope"}', "--training", '{"steps": 1}'],
+        capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == ("error: cell b/t/m/seed0: unknown method type 'nope'; valid: "
+                                                   "['finetune', 'lora', 'mdgd', 'mdgd_gm', 'mdgd_no_align', 'zero_shot']")
