@@ -66,7 +66,7 @@ def render_scene(scene: list[Obj], size: int, rng: np.random.Generator) -> Image
     img = Image.new("RGB", (big, big), (bg, bg, bg))
     draw = ImageDraw.Draw(img)
     for o in scene:
-        r = q * rng.uniform(0.65, 0.82)
+        r = q * rng.uniform(0.8, 0.92)
         slack = q - r  # jitter only as far as the shape stays inside its quadrant
         cx = (2 * o.col + 1) * q + rng.uniform(-slack, slack)
         cy = (2 * o.row + 1) * q + rng.uniform(-slack, slack)
