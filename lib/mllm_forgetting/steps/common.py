@@ -37,11 +37,14 @@ def template_words(prompt_template: str) -> list[str]:
     return text.split()
 
 
-def encode_task(data_dir, task: str, split: str, processor, prompt: str, limit: int | None = None) -> Encoded:
+def load_rows(data_dir, task: str, split: str, limit: int | None = None):
+    """A task split, cut to its first `limit` rows when a limit is set."""
     rows = load_split(data_dir, task, split)
-    if limit is not None and limit < len(rows):
-        rows = rows.select(range(limit))
-    return encode(rows, processor, prompt)
+    return rows.select(range(limit)) if limit is not None and limit < len(rows) else rows
+
+
+def encode_task(data_dir, task: str, split: str, processor, prompt: str) -> Encoded:
+    return encode(load_rows(data_dir, task, split), processor, prompt)
 
 
 def tune_context(model, backbone_cfg: dict, representation_layer: int = -1) -> TuneContext:

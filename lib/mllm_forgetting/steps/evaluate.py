@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from ..cells import Cell
-from ..data import load_split
 from ..evaluation import representations
 from ..metrics import effective_rank
 from ..models import load_backbone
-from .common import setup_torch, write_json
+from .common import load_rows, setup_torch, write_json
 from .scoring import score_task_split
 
 
@@ -39,9 +38,7 @@ def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dic
     order = [*pretrain_tasks, cell.target]
     tasks, arrays = {}, {}
     for task in order:
-        rows = load_split(data_dir, task, "test")
-        if limit is not None and limit < len(rows):
-            rows = rows.select(range(limit))
+        rows = load_rows(data_dir, task, "test", limit)
         enc, preds, result = score_task_split(model, processor, rows, backbone_cfg["prompt"], batch_size=batch_size,
                                               device=device, label=f"{cell.name} {task}")
         visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id,

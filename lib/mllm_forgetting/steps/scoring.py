@@ -1,10 +1,10 @@
 """Answer every question of a task split with a model and score it with the task's metric."""
 from __future__ import annotations
 
-from ..data import load_split
 from ..evaluation import predict
 from ..metrics import score_task
 from ..training.batches import encode
+from .common import load_rows
 
 
 def max_answer_tokens(enc) -> int:
@@ -24,9 +24,7 @@ def score_task_split(model, processor, rows, prompt: str, *, batch_size: int, de
 def score_tasks(model, processor, data_dir, tasks, prompt, *, split, batch_size, device, roles, limit=None) -> dict:
     out = {}
     for task in tasks:
-        rows = load_split(data_dir, task, split)
-        if limit is not None and limit < len(rows):
-            rows = rows.select(range(limit))
+        rows = load_rows(data_dir, task, split, limit)
         _, _, result = score_task_split(model, processor, rows, prompt, batch_size=batch_size, device=device, label=task)
         out[task] = {"role": roles[task], **result}
     return out
