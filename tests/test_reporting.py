@@ -37,6 +37,7 @@ def _write_cell(root, method, mtype, label, seed, params, scores, rng, n=24, d=1
                     "erank_per_token": rng.uniform(1, 10, n_tok).tolist()}
     json.dump({"backbone": "tiny-llava", "target": "caption", "method": method, "method_type": mtype,
                "label": label, "seed": seed, "trainable_params": params,
+               "options": {"alpha": float(method.rsplit("_", 1)[1])} if mtype == "mdgd_gm" else {},
                "erank_options": {"layer": -1, "centre": False, "variant": "singular"},
                "tasks": tasks, "task_order": TASKS}, open(cell / "metrics.json", "w"))
     shift = 0.0 if mtype == "zero_shot" else 2.0
@@ -95,3 +96,11 @@ def test_build_table_single_seed_std_is_nan_and_params_format():
     assert math.isnan(df.loc[0, "a_std"])
     assert df.loc[0, "Hscore"] == pytest.approx(h_score(35.335, 5.44))
     assert [format_params(x) for x in (1.2e9, 517e6, 35e3, 52_000_000, 999)] == ["1.2B", "517M", "35K", "52M", "999"]
+
+
+def test_alpha_comes_from_method_options_then_the_cell_name():
+    from mllm_forgetting.reporting.figures import alpha_of
+
+    assert alpha_of({"method": "gm_small", "options": {"alpha": 0.3}}) == 0.3
+    assert alpha_of({"method": "mdgd_gm_0.5", "options": {}}) == 0.5
+    assert alpha_of({"method": "finetune"}) is None

@@ -169,11 +169,11 @@ def plot_tsne(representations, path, task, seed=0):
 
 
 def alpha_of(cell: dict):
-    """MDGD-GM masking ratio: an explicit "alpha" (top level or in options / hparams /
-    method_args), else the trailing number of the method name ("mdgd_gm_0.1" -> 0.1)."""
-    for src in (cell, cell.get("options") or {}, cell.get("hparams") or {}, cell.get("method_args") or {}):
-        if _finite(src.get("alpha")):
-            return float(src["alpha"])
+    """MDGD-GM masking ratio: the cell's method option "alpha", else the trailing number of the
+    method name ("mdgd_gm_0.1" -> 0.1)."""
+    alpha = (cell.get("options") or {}).get("alpha")
+    if _finite(alpha):
+        return float(alpha)
     m = re.search(r"(\d+(?:\.\d+)?)$", str(cell.get("method", "")))
     return float(m.group(1)) if m else None
 

@@ -43,6 +43,7 @@ def tune_cell(cell: Cell, backbone_cfg: dict, method_cfg: dict, training_cfg: di
         raise
     save_log(rows, out / "train_log.csv")
     summary = {**cell.as_dict(), "method_type": method_cfg["type"], "label": method_cfg.get("label", cell.method),
+               "options": options,
                "model_dir": model_dir, "base_dir": pretrained_dir, "trainable_params": method.trainable_count(),
                "steps": settings.steps if method.trains else 0, "mlflow_run_id": run.run_id if run else None}
     if run:
