@@ -57,7 +57,7 @@ def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dic
     out = Path(out_dir)
     np.savez_compressed(out / "representations.npz", **arrays)
     metrics = {**cell.as_dict(), "method_type": summary["method_type"], "label": summary["label"],
-               "options": summary["options"],
+               "options": summary.get("options", {}),
                "trainable_params": summary["trainable_params"], "erank_options": erank_opts,
                "tasks": tasks, "task_order": order}
     write_json(out / "metrics.json", metrics)
