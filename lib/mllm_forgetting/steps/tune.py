@@ -4,6 +4,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import torch
+
 from ..cells import Cell
 from ..methods import make_method
 from ..models import load_backbone
@@ -30,6 +32,7 @@ def tune_cell(cell: Cell, backbone_cfg: dict, method_cfg: dict, training_cfg: di
     rows, model_dir = [], pretrained_dir
     try:
         if method.trains:
+            torch.manual_seed(cell.seed)  # adapters (LoRA) are initialised here: same seed, same cell
             model = method.prepare(model.to(device), ctx)
             data = encode_task(data_dir, cell.target, "train", processor, backbone_cfg["prompt"])
             rows = train(model, method, ctx, data, settings, pad_id=processor.tokenizer.pad_token_id, device=device,
