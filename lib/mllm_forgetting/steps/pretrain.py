@@ -33,8 +33,8 @@ def pretrain(name: str, backbone_cfg: dict, data_dir: str, out_dir: str, tasks: 
     method = FineTune()
     ctx = TuneContext(trainable_names=[n for n, _ in model.named_parameters()], image_token_id=model.config.image_token_id)
     method.prepare(model, ctx)
-    rows, done = [], 0
-    for i, stage in enumerate(pretrain_stages(cfg, tasks)):
+    rows, done, stages = [], 0, pretrain_stages(cfg, tasks)
+    for i, stage in enumerate(stages):
         missing = set(stage["tasks"]) - set(tasks)
         if missing:
             raise ValueError(f"pretrain stage {i} names tasks outside the pre-trained tasks: {sorted(missing)}")
@@ -50,7 +50,7 @@ def pretrain(name: str, backbone_cfg: dict, data_dir: str, out_dir: str, tasks: 
     save_log(rows, out / "pretrain_log.csv")
     scores = score_tasks(model, processor, data_dir, tasks, prompt, split="val", batch_size=eval_batch_size,
                          device=device, roles={t: "pretrain" for t in tasks})
-    summary = {"backbone": name, "parameters": sum(p.numel() for p in model.parameters()), "steps": done, "stages": pretrain_stages(cfg, tasks),
+    summary = {"backbone": name, "parameters": sum(p.numel() for p in model.parameters()), "steps": done, "stages": stages,
                "final_loss": rows[-1]["loss"], "val_scores": {t: s["score"] for t, s in scores.items()},
                "val_mean_score": sum(s["score"] for s in scores.values()) / len(scores)}
     write_json(out / "pretrain.json", summary)

@@ -21,10 +21,10 @@ def score_task_split(model, processor, rows, prompt: str, *, batch_size: int, de
     return enc, preds, {"kind": kind, **result}
 
 
-def score_tasks(model, processor, data_dir, tasks, prompt, *, split, batch_size, device, roles, limit=None) -> dict:
+def score_tasks(model, processor, data_dir, tasks, prompt, *, split, batch_size, device, roles) -> dict:
     out = {}
     for task in tasks:
-        rows = load_rows(data_dir, task, split, limit)
+        rows = load_rows(data_dir, task, split)
         _, _, result = score_task_split(model, processor, rows, prompt, batch_size=batch_size, device=device, label=task)
         out[task] = {"role": roles[task], **result}
     return out
