@@ -15,9 +15,10 @@ parser.add_argument("--method-config", type=json_arg, required=True)
 parser.add_argument("--training", type=json_arg, required=True)
 parser.add_argument("--layer", type=int, default=-1, help="hidden layer of the visual representation")
 parser.add_argument("--results", default="results")
+parser.add_argument("--experiment", default="mllm-forgetting", help="MLflow experiment (made by init_tracking)")
 parser.add_argument("--threads", type=int, default=1)
 args = parser.parse_args()
 cell = Cell(args.backbone, args.target, args.method, args.seed)
 run(lambda: tune_cell(cell, args.backbone_config, args.method_config, args.training, data_dir=args.data,
                       pretrained_dir=args.pretrained, out_dir=args.out, representation_layer=args.layer,
-                      threads=args.threads, results_dir=args.results), f"cell {cell.name}")
+                      threads=args.threads, results_dir=args.results, experiment=args.experiment), f"cell {cell.name}")

@@ -24,14 +24,14 @@ def setup(name="tiny-llava"):
     from PIL import Image
 
     ims = [Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)) for _ in range(6)]
-    nested = "Idefics" in type(processor).__name__
-    enc = processor(text=["<image> what color is the circle answer"] * 6, images=[[i] for i in ims] if nested else ims,
+    enc = processor(text=["<image> what color is the circle answer"] * 6, images=[[i] for i in ims],
                     return_tensors="pt", padding=True)
     answers = [["red"], ["blue"], ["green"]] * 2
     tok = processor.tokenizer
     data = Encoded(prompt_ids=[ids.tolist() for ids in enc["input_ids"]],
                    answer_ids=[[tok(a[0], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]] for a in answers],
-                   pixels={k: v for k, v in enc.items() if k.startswith("pixel")}, ids=[str(i) for i in range(6)],
+                   images=[{k: v[i:i + 1] for k, v in enc.items() if k.startswith("pixel")} for i in range(6)],
+                   ids=[str(i) for i in range(6)],
                    answers=answers, tasks=["vqa"] * 6)
     batch = training_batch(data, np.arange(6), rng, tok.pad_token_id)
     return model, ctx, data, batch, tok

@@ -6,7 +6,7 @@ import sys
 
 from .training.loop import NonFiniteLossError
 
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, NonFiniteLossError, KeyError)
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NonFiniteLossError, KeyError, NotImplementedError)
 
 
 def json_arg(text: str):

@@ -5,6 +5,9 @@ from pathlib import Path
 
 ENV = "../../environment.yml"
 FIGURES = ["erank", "top_tokens", "tsne", "alpha", "learning_curves"]
+BACKBONES = config["backbones"]
+HUB_BACKBONES = [name for name, b in BACKBONES.items() if "hub_id" in b]
+BUILT_BACKBONES = [name for name in BACKBONES if name not in HUB_BACKBONES]
 
 
 def script_path(name):
@@ -17,12 +20,40 @@ def as_json(obj):
     return shlex.quote(json.dumps(obj, sort_keys=True))
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names (and nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def targets_of(backbone):
+    return BACKBONES[backbone].get("targets", config["targets"])
+
+
+def pretrain_tasks_of(backbone):
+    return BACKBONES[backbone].get("pretrain_tasks", config["data"]["pretrain_tasks"])
+
+
+def resource(backbone, name, default):
+    """A train/evaluate job's resource from the backbone's `resources` (GPUs, memory, minutes)."""
+    return BACKBONES[backbone].get("resources", {}).get(name, default)
+
+
+def grid():
+    """(backbone, target) pairs: each backbone with its own target tasks (the paper's Tables 1 and 2)."""
+    return [(b, t) for b in BACKBONES for t in targets_of(b)]
+
+
 def check_names():
     """Fail early, naming the valid choices, when the grid refers to something undefined."""
-    known_targets = config["data"]["target_tasks"]
-    for target in config["targets"]:
-        if target not in known_targets:
-            raise ValueError(f"unknown target {target!r}; valid (data.target_tasks): {known_targets}")
+    known_targets, known_pretrain = config["data"]["target_tasks"], config["data"]["pretrain_tasks"]
+    for backbone in BACKBONES:
+        for target in targets_of(backbone):
+            if target not in known_targets:
+                raise ValueError(f"{backbone}: unknown target {target!r}; valid (data.target_tasks): {known_targets}")
+        for task in pretrain_tasks_of(backbone):
+            if task not in known_pretrain:
+                raise ValueError(f"{backbone}: pre-trained task {task!r} is not prepared; valid (data.pretrain_tasks): "
+                                 f"{known_pretrain}")
     for name in config["methods"]:
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise ValueError(f"method name {name!r} must be letters, digits, '_', '.', '-'")
@@ -32,9 +63,9 @@ check_names()
 
 
 wildcard_constraints:
-    backbone="|".join(map(re.escape, config["backbones"])),
-    target="|".join(map(re.escape, config["targets"])),
-    method="|".join(map(re.escape, config["methods"])),
+    backbone=one_of(BACKBONES),
+    target=one_of(sorted({t for _, t in grid()})),
+    method=one_of(config["methods"]),
     seed=r"\d+",
 
 
@@ -45,10 +76,8 @@ def cell_metrics(backbone, target):
 
 
 def all_tables():
-    return expand("results/tables/{backbone}_{target}.{ext}", backbone=list(config["backbones"]),
-                  target=config["targets"], ext=["csv", "md"])
+    return [f"results/tables/{b}_{t}.{ext}" for b, t in grid() for ext in ("csv", "md")]
 
 
 def all_figures():
-    return expand("results/figures/{backbone}_{target}_{figure}.png", backbone=list(config["backbones"]),
-                  target=config["targets"], figure=FIGURES)
+    return [f"results/figures/{b}_{t}_{figure}.png" for b, t in grid() for figure in FIGURES]

@@ -9,14 +9,15 @@ rule evaluate:
     params:
         script=script_path("evaluate.py"),
         results=lambda w, input: str(Path(input.tracking).parent),
-        backbone=lambda w: as_json(config["backbones"][w.backbone]),
+        backbone=lambda w: as_json(BACKBONES[w.backbone]),
         evaluation=as_json(config["evaluation"]),
-        tasks=config["data"]["pretrain_tasks"],
+        tasks=lambda w: pretrain_tasks_of(w.backbone),
         out=lambda w, output: str(Path(output.metrics).parent),
-    threads: config["threads"]
+    threads: lambda w: resource(w.backbone, "threads", config["threads"])
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=lambda w: resource(w.backbone, "mem_mb", 8000),
+        runtime=lambda w: resource(w.backbone, "runtime", 60),
+        gpu=lambda w: resource(w.backbone, "gpu", 0),
     log:
         "results/logs/evaluate/{backbone}/{target}/{method}/seed{seed}.log",
     benchmark:

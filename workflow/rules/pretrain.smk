@@ -1,12 +1,16 @@
+# phi, the pre-trained model every cell starts from: built and pre-trained here for a built backbone,
+# downloaded for a hub backbone. Both write a save_pretrained directory under results/checkpoints/.
 rule pretrain:
     input:
         data=config["data"]["dir"],
     output:
         directory("results/checkpoints/{backbone}"),
+    wildcard_constraints:
+        backbone=one_of(BUILT_BACKBONES),
     params:
         script=script_path("pretrain.py"),
-        backbone=lambda w: as_json(config["backbones"][w.backbone]),
-        tasks=config["data"]["pretrain_tasks"],
+        backbone=lambda w: as_json(BACKBONES[w.backbone]),
+        tasks=lambda w: pretrain_tasks_of(w.backbone),
         seed=config["seeds"][0],
     threads: config["threads"]
     resources:
@@ -22,3 +26,25 @@ rule pretrain:
         "python {params.script} --backbone {wildcards.backbone} --backbone-config {params.backbone}"
         " --data {input.data} --tasks {params.tasks} --out {output} --seed {params.seed}"
         " --threads {threads} > {log} 2>&1"
+
+
+# Compute nodes of many clusters have no internet: downloads run on the submitting host.
+localrules:
+    fetch_backbone,
+
+
+rule fetch_backbone:
+    output:
+        directory("results/checkpoints/{backbone}"),
+    wildcard_constraints:
+        backbone=one_of(HUB_BACKBONES),
+    params:
+        script=script_path("fetch_backbone.py"),
+        hub_id=lambda w: BACKBONES[w.backbone]["hub_id"],
+        revision=lambda w: BACKBONES[w.backbone].get("revision", "main"),
+    log:
+        "results/logs/fetch_backbone/{backbone}.log",
+    conda:
+        ENV
+    shell:
+        "python {params.script} --hub-id {params.hub_id} --revision {params.revision} --out {output} > {log} 2>&1"

@@ -9,15 +9,17 @@ rule train:
     params:
         script=script_path("train.py"),
         results=lambda w, input: str(Path(input.tracking).parent),
-        backbone=lambda w: as_json(config["backbones"][w.backbone]),
+        experiment=config["mlflow"]["experiment"],
+        backbone=lambda w: as_json(BACKBONES[w.backbone]),
         method=lambda w: as_json(config["methods"][w.method]),
         training=as_json(config["training"]),
         layer=config["evaluation"]["representation_layer"],
         out=lambda w, output: str(Path(output.summary).parent),
-    threads: config["threads"]
+    threads: lambda w: resource(w.backbone, "threads", config["threads"])
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=lambda w: resource(w.backbone, "mem_mb", 8000),
+        runtime=lambda w: resource(w.backbone, "runtime", 120),
+        gpu=lambda w: resource(w.backbone, "gpu", 0),
     log:
         "results/logs/train/{backbone}/{target}/{method}/seed{seed}.log",
     benchmark:
@@ -29,4 +31,4 @@ rule train:
         " --method {wildcards.method} --seed {wildcards.seed} --data {input.data}"
         " --pretrained {input.pretrained} --out {params.out} --backbone-config {params.backbone}"
         " --method-config {params.method} --training {params.training} --layer {params.layer}"
-        " --results {params.results} --threads {threads} > {log} 2>&1"
+        " --results {params.results} --experiment {params.experiment} --threads {threads} > {log} 2>&1"

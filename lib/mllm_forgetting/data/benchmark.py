@@ -26,7 +26,7 @@ FEATURES = datasets.Features({
     "task": datasets.Value("string"),
     "kind": datasets.Value("string"),
 })
-KINDS = ("open", "multiple_choice", "yes_no", "caption")
+KINDS = ("open", "multiple_choice", "yes_no", "caption", "vqa", "pathvqa")
 PREPARE_HINT = "run `snakemake prepare_data` (or scripts/prepare_data.py) to create it"
 _TEXT = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")  # word-level tokenizer: no punctuation, single spaces
 

@@ -7,8 +7,9 @@ from .answers import exact_match, normalize_answer, option_accuracy, yes_no_scor
 from .captioning import cider
 from .rank import effective_rank, erank_from_spectrum
 from .summary import forgetting, h_score, row_average
+from .vqa import normalize_vqa_answer, pathvqa_scores, vqa_accuracy, vqa_soft_accuracy
 
-KINDS = ("open", "multiple_choice", "yes_no", "caption")
+KINDS = ("open", "multiple_choice", "yes_no", "caption", "vqa", "pathvqa")
 
 
 def score_task(kind: str, predictions: list, references: list, ids: list) -> dict:
@@ -18,32 +19,36 @@ def score_task(kind: str, predictions: list, references: list, ids: list) -> dic
     multiple_choice -> {"score", "accuracy"}  (first word = option letter)
     yes_no -> {"score", "accuracy", "precision", "recall", "f1", "yes_ratio"}; score = accuracy
     caption -> {"score", "cider"}; score = CIDEr * 100
+    vqa -> {"score", "accuracy"}  (VQAv2 soft accuracy over the human answers)
+    pathvqa -> {"score", "accuracy", "yes_no_accuracy", "open_accuracy", "n_yes_no", "n_open"};
+        score = accuracy over all questions (yes/no ones by the yes/no word, open ones by exact match)
     Every result also carries "n" (number of scored examples).
     """
     if not (len(predictions) == len(references) == len(ids)):
         raise ValueError("predictions, references and ids must have the same length")
-    n = len(predictions)
-    if kind == "open":
-        acc = sum(exact_match(p, r) for p, r in zip(predictions, references)) / n if n else 0.0
-        out = {"accuracy": acc}
-        score = acc
-    elif kind == "multiple_choice":
-        out = {"accuracy": option_accuracy(predictions, references)}
-        score = out["accuracy"]
-    elif kind == "yes_no":
-        out = yes_no_scores(predictions, references)
-        score = out["accuracy"]
-    elif kind == "caption":
-        ids = [str(i) for i in ids]  # keys must be unique and hashable
-        c = cider(dict(zip(ids, predictions)), dict(zip(ids, references)))
-        out = {"cider": c}
-        score = c
-    else:
+    if kind not in _SCORERS:
         raise ValueError(f"unknown task kind {kind!r}; expected one of {KINDS}")
-    return {"score": 100.0 * score, **out, "n": n}
+    out = _SCORERS[kind](predictions, references, [str(i) for i in ids])
+    score = out["cider"] if kind == "caption" else out["accuracy"]
+    return {"score": 100.0 * score, **out, "n": len(predictions)}
 
+
+def _open_accuracy(preds, refs) -> float:
+    return sum(exact_match(p, r) for p, r in zip(preds, refs)) / len(preds) if preds else 0.0
+
+
+# kind -> (predictions, references, ids) -> detailed metrics; caption ids key CIDEr's dicts (unique, hashable)
+_SCORERS = {
+    "open": lambda p, r, ids: {"accuracy": _open_accuracy(p, r)},
+    "multiple_choice": lambda p, r, ids: {"accuracy": option_accuracy(p, r)},
+    "yes_no": lambda p, r, ids: yes_no_scores(p, r),
+    "caption": lambda p, r, ids: {"cider": cider(dict(zip(ids, p)), dict(zip(ids, r)))},
+    "vqa": lambda p, r, ids: {"accuracy": vqa_accuracy(p, r)},
+    "pathvqa": lambda p, r, ids: pathvqa_scores(p, r),
+}
 
 __all__ = [
     "KINDS", "score_task", "normalize_answer", "exact_match", "option_accuracy", "yes_no_scores",
     "cider", "effective_rank", "erank_from_spectrum", "h_score", "row_average", "forgetting",
+    "normalize_vqa_answer", "vqa_soft_accuracy", "vqa_accuracy", "pathvqa_scores",
 ]

@@ -10,7 +10,7 @@ import torch
 
 from ..data import load_split
 from ..methods import TuneContext
-from ..models import trainable_names
+from ..models import load_backbone, loading_options, trainable_names
 from ..training.batches import Encoded, encode
 
 
@@ -20,6 +20,14 @@ def setup_torch(threads: int) -> torch.device:
 
     torch.set_num_threads(max(1, threads))
     return PartialState().device
+
+
+def load_model(path, backbone_cfg: dict, device):
+    """(model, processor) of a checkpoint with the backbone's loading options, on `device` unless a
+    device_map (accelerate's placement over several GPUs) already placed it."""
+    options = loading_options(backbone_cfg)
+    model, processor = load_backbone(path, **options)
+    return (model if options["device_map"] is not None else model.to(device)), processor
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -33,6 +41,8 @@ def write_json(path: str | Path, obj) -> None:
 
 def template_words(prompt_template: str) -> list[str]:
     """Plain words of a prompt template (not placeholders, not special tokens): they join the vocabulary."""
+    if prompt_template == "chat":  # the processor's own template brings its own tokens
+        return []
     text = re.sub(r"<[^>]*>|\{[^}]*\}", " ", prompt_template)
     return text.split()
 
@@ -43,8 +53,8 @@ def load_rows(data_dir, task: str, split: str, limit: int | None = None):
     return rows.select(range(limit)) if limit is not None and limit < len(rows) else rows
 
 
-def encode_task(data_dir, task: str, split: str, processor, prompt: str) -> Encoded:
-    return encode(load_rows(data_dir, task, split), processor, prompt)
+def encode_task(data_dir, task: str, split: str, processor, prompt: str, image_size: int | None = None) -> Encoded:
+    return encode(load_rows(data_dir, task, split), processor, prompt, image_size=image_size)
 
 
 def tune_context(model, backbone_cfg: dict, representation_layer: int = -1) -> TuneContext:

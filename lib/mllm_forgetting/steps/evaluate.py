@@ -9,20 +9,19 @@ import numpy as np
 from ..cells import Cell
 from ..evaluation import representations
 from ..metrics import effective_rank
-from ..models import load_backbone
-from .common import load_rows, setup_torch, write_json
+from .common import load_model, load_rows, setup_torch, write_json
 from .scoring import score_task_split
 
 
-def load_tuned(train_summary: dict):
+def load_tuned(train_summary: dict, backbone_cfg: dict, device):
     """The tuned model of a cell: a full checkpoint, or the base with a peft adapter merged in."""
     model_dir = Path(train_summary["model_dir"])
     if (model_dir / "adapter_config.json").exists():
         from peft import PeftModel
 
-        base, processor = load_backbone(train_summary["base_dir"])
+        base, processor = load_model(train_summary["base_dir"], backbone_cfg, device)
         return PeftModel.from_pretrained(base, model_dir).merge_and_unload(), processor
-    return load_backbone(model_dir)
+    return load_model(model_dir, backbone_cfg, device)
 
 
 def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dict, *, data_dir: str,
@@ -30,8 +29,8 @@ def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dic
                   track: bool = True) -> dict:
     device = setup_torch(threads)
     summary = json.loads(Path(train_json).read_text())
-    model, processor = load_tuned(summary)
-    model.to(device).eval()
+    model, processor = load_tuned(summary, backbone_cfg, device)
+    model.eval()
     erank_opts = {"layer": eval_cfg.get("representation_layer", -1), **eval_cfg.get("erank", {})}
     erank_kw = {k: erank_opts[k] for k in ("centre", "variant") if k in erank_opts}
     limit, batch_size = eval_cfg.get("max_test_examples"), eval_cfg.get("batch_size", 100)
@@ -40,7 +39,8 @@ def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dic
     for task in order:
         rows = load_rows(data_dir, task, "test", limit)
         enc, preds, result = score_task_split(model, processor, rows, backbone_cfg["prompt"], batch_size=batch_size,
-                                              device=device, label=f"{cell.name} {task}")
+                                              device=device, label=f"{cell.name} {task}",
+                                              image_size=backbone_cfg.get("image_resize"))
         visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id,
                                              layer=erank_opts["layer"], batch_size=batch_size,
                                              pad_id=processor.tokenizer.pad_token_id, device=device)

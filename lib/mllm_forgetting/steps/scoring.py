@@ -11,9 +11,10 @@ def max_answer_tokens(enc) -> int:
     return max(len(ids) for refs in enc.answer_ids for ids in refs)
 
 
-def score_task_split(model, processor, rows, prompt: str, *, batch_size: int, device, label: str):
+def score_task_split(model, processor, rows, prompt: str, *, batch_size: int, device, label: str,
+                     image_size: int | None = None):
     """(encoded split, predictions, metrics dict) for one task split."""
-    enc = encode(rows, processor, prompt)
+    enc = encode(rows, processor, prompt, image_size=image_size)
     preds = predict(model, processor.tokenizer, enc, batch_size=batch_size,
                     max_new_tokens=max_answer_tokens(enc), device=device, label=label)
     kind = rows[0]["kind"]

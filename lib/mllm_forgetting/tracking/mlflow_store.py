@@ -24,13 +24,15 @@ def init_store(results_dir: str | Path = "results", experiment: str = DEFAULT_EX
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         return found.experiment_id
+    if os.environ.get("MLFLOW_TRACKING_URI"):  # a shared server keeps artifacts in its own artifact store
+        return mlflow.create_experiment(experiment)
     artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
     return mlflow.create_experiment(experiment, artifact_location=artifacts)
 
 
-def data_version(dvc_file: str | Path = "data.dvc") -> str:
-    """The md5 that data.dvc records for the prepared datasets, or 'untracked'."""
-    path = Path(dvc_file)
+def data_version(data_dir: str | Path = "data") -> str:
+    """The md5 that <data_dir>.dvc records for the prepared datasets, or 'untracked'."""
+    path = Path(f"{data_dir}.dvc")
     if not path.exists():
         return "untracked"
     outs = yaml.safe_load(path.read_text()).get("outs", [])

@@ -17,8 +17,11 @@ def task_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def visual_states(hidden_states, input_ids: torch.Tensor, image_token_id: int, layer: int) -> torch.Tensor:
     states = hidden_states[layer]
     is_image = input_ids == image_token_id
-    count = int(is_image[0].sum())
-    return states[is_image].view(states.shape[0], count, states.shape[-1])
+    counts = is_image.sum(dim=1)
+    if not bool((counts == counts[0]).all()):
+        raise ValueError(f"images in one batch have different numbers of image tokens ({sorted(set(counts.tolist()))}); "
+                         "set the backbone's `image_resize` so every image gives the same number")
+    return states[is_image].view(states.shape[0], int(counts[0]), states.shape[-1])
 
 
 def forward_vl(model, batch: dict, image_token_id: int, layer: int = -1, need_visual: bool = True):
