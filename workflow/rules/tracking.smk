@@ -1,4 +1,9 @@
-# MLflow's SQLite schema creation races when parallel cells create a fresh store; create it once here.
+# MLflow's SQLite schema creation races when parallel cells create a fresh store; create it once here,
+# on the submitting host (seconds of work: not worth a queue wait).
+localrules:
+    init_tracking,
+
+
 rule init_tracking:
     output:
         "results/mlflow.ready",
