@@ -1,4 +1,5 @@
 """Methods on a real tiny model: MDGD's gradients at theta == phi, MDGD-GM's mask, NaN handling, CLI errors."""
+import copy
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ from conftest import REPO, SMOKE
 from mllm_forgetting.methods import TuneContext, make_method
 from mllm_forgetting.models import build_backbone, trainable_names
 from mllm_forgetting.training.batches import Encoded, training_batch
+from mllm_forgetting.training.forward import forward_vl
 from mllm_forgetting.training.loop import NonFiniteLossError, TrainSettings, train
 
 WORDS = "what color is the circle red blue green answer".split()
@@ -53,6 +55,78 @@ def test_mdgd_first_step_doubles_the_task_gradient(name):
     assert float(logs["lv"]) == 0.0 and abs(logs["cosine"] - 1) < 1e-6
     for p, g in zip(mdgd.params, plain):
         assert torch.allclose(p.grad, 2 * g, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(SMOKE["backbones"]))
+def test_fused_mdgd_gradients_equal_the_straightforward_ones(name):
+    """phi run through theta's module with its own trainable tensors, the vision tower computed once and
+    g, h of each model from one batched backward pass give the deep-copy, four-pass gradients."""
+    model, ctx, _, batch, _ = setup(name)
+    method = make_method("mdgd")
+    method.prepare(model, ctx)
+    reference_phi = [p.detach().clone() for p in method.params]
+    with torch.no_grad():  # move theta off phi so every gradient is non-trivial
+        for p in method.params:
+            p.add_(0.05 * torch.randn_like(p))
+    expected_phi_model = copy.deepcopy(model)
+    with torch.no_grad():
+        for (n, p), ref in zip([(n, p) for n, p in expected_phi_model.named_parameters() if n in ctx.trainable_names],
+                               reference_phi):
+            p.copy_(ref)
+    fused = method.gradients(model, batch, ctx)[2:]
+    naive = straightforward_gradients(model, expected_phi_model, ctx.trainable_names, batch, ctx)
+    for fused_list, naive_list in zip(fused, naive):
+        for a, b in zip(fused_list, naive_list):
+            assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+    assert any(float(h.abs().sum()) > 0 for h in fused[1])  # h_theta is not trivially zero
+    replayed = {type(m).__name__ for m in method.frozen.replayed()}
+    assert any("Vision" in n for n in replayed), replayed  # the vision tower ran once for both models
+    assert not any("Projector" in n or "Connector" in n for n in replayed)  # trainable: never replayed
+
+
+def straightforward_gradients(model, phi, names, batch, ctx):
+    """The naive MDGD step: phi a separate whole model, four separate backward passes."""
+    params = [p for n, p in model.named_parameters() if n in names]
+    phi_params = [p for n, p in phi.named_parameters() if n in names]
+    for p in phi_params:
+        p.requires_grad_(True)
+    loss_theta, z_theta = forward_vl(model, batch, ctx.image_token_id)
+    loss_phi, z_phi = forward_vl(phi, batch, ctx.image_token_id)
+    lv = (z_phi - z_theta).abs().mean()
+    grad = torch.autograd.grad
+    return (grad(loss_theta, params, retain_graph=True), grad(lv, params, retain_graph=True),
+            grad(loss_phi, phi_params, retain_graph=True), grad(lv, phi_params))
+
+
+@pytest.mark.parametrize("name", list(SMOKE["backbones"]))
+def test_sequential_schedule_gives_the_joint_gradients(name):
+    """One graph at a time (phi's states first from a pass without a graph) changes memory, not gradients."""
+    results = []
+    for schedule in ("joint", "sequential"):
+        model, ctx, _, batch, _ = setup(name)
+        method = make_method("mdgd", schedule=schedule)
+        method.prepare(model, ctx)
+        torch.manual_seed(1)
+        with torch.no_grad():
+            for p in method.params:
+                p.add_(0.05 * torch.randn_like(p))
+        results.append(method.gradients(model, batch, ctx))
+    joint, sequential = results
+    assert torch.equal(joint[1], sequential[1])  # L_v
+    for a_list, b_list in zip(joint[2:], sequential[2:]):
+        for a, b in zip(a_list, b_list):
+            assert torch.allclose(a, b, atol=1e-7, rtol=1e-6)
+    with pytest.raises(ValueError, match="schedule"):
+        make_method("mdgd", schedule="lazy").prepare(*setup(name)[:2])
+
+
+def test_phi_is_only_a_copy_of_the_trainable_tensors():
+    model, ctx, _, _, _ = setup()
+    method = make_method("mdgd")
+    method.prepare(model, ctx)
+    phi_elements = sum(p.numel() for p in method.phi_params)
+    assert phi_elements == sum(p.numel() for p in method.params) < sum(p.numel() for p in model.parameters())
+    assert not any(isinstance(v, torch.nn.Module) for v in vars(method).values())  # no second model
 
 
 def test_mdgd_phi_stays_frozen_while_theta_moves():

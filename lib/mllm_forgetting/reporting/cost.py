@@ -3,8 +3,8 @@
 A model of the cost, not a measurement: a transformer's forward pass costs 2 FLOPs per parameter
 per token, backward twice that, split evenly between activation gradients (needed down to the
 lowest trainable tensor: the connector, so through the whole LM) and weight gradients (only for the
-trainable tensors). Gradient checkpointing adds one more LM forward. MDGD runs forward on theta and
-phi and four backward passes (g and h of each), as lib/mllm_forgetting/methods/mdgd.py does.
+trainable tensors). Gradient checkpointing adds one more LM forward to every backward pass. MDGD runs
+forward on theta and phi and four backward passes (g and h of each), as methods/mdgd.py does.
 """
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def train_step_flops(shape: BackboneShape, method: str, batch: int, checkpointin
     if method in ("finetune",):
         return tokens * (forward + recompute + backward)
     if method in ("mdgd", "mdgd_no_align", "mdgd_gm"):
-        # two models forward (+ recompute), and g and h of each: four backward passes
-        return tokens * (2 * (forward + recompute) + 4 * backward)
+        # two models forward, and g and h of each: four backward passes, each recomputing its activations
+        return tokens * (2 * forward + 4 * (recompute + backward))
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -68,8 +68,8 @@ def memory_gb(shape: BackboneShape, method: str, batch: int, bytes_per_param: in
     logits = batch * shape.tokens * shape.vocab * 4
     activations = layer_inputs + working + logits
     if method in ("mdgd", "mdgd_no_align", "mdgd_gm"):
-        # phi is a second copy of the model today, and its graph is alive beside theta's
-        return (2 * weights + grads_and_adam + 4 * trainable * bytes_per_param + 2 * activations) / 1e9
+        # phi = a copy of the trainable tensors run through theta's module; g, h of both models; both graphs alive
+        return (weights + grads_and_adam + 5 * trainable * bytes_per_param + 2 * activations) / 1e9
     if method == "zero_shot":
         return (weights + activations / shape.layers) / 1e9
     return (weights + grads_and_adam + activations) / 1e9
