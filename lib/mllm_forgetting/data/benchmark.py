@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import datasets
@@ -37,10 +38,29 @@ def check_tasks(tasks) -> None:
         raise ValueError(f"unknown task(s) {unknown}; valid tasks: {sorted(TASKS)}")
 
 
-def _png(img) -> bytes:
+def png_bytes(img) -> bytes:
+    """A PIL image as PNG with fixed settings, so the same image always gives the same bytes."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=6)  # fixed settings: deterministic bytes
+    img.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
+
+
+def fixed_fingerprint(parts) -> str:
+    """A dataset fingerprint derived from the arguments that made it. datasets otherwise draws a
+    random one, which lands in state.json and changes the files (and DVC's hash) on every build."""
+    return hashlib.sha256(json.dumps(parts, default=repr).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def quiet_datasets():
+    """datasets' own bars off while our per-task bar runs (save_to_disk's and map's would interleave)."""
+    bars_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if bars_on:
+            datasets.enable_progress_bars()
 
 
 def _check_text(task: str, s: str) -> str:
@@ -58,16 +78,14 @@ def build_split(task: str, split: str, n: int, seed: int, image_size: int = 32) 
     rows = spec.generate(np.random.default_rng(ss), n, split, image_size)
     cols = {
         "id": [f"{task}-{split}-{i:05d}" for i in range(len(rows))],
-        "image": [{"bytes": _png(r["image"]), "path": None} for r in rows],
+        "image": [{"bytes": png_bytes(r["image"]), "path": None} for r in rows],
         "question": [_check_text(task, r["question"]) for r in rows],
         "answers": [[_check_text(task, a) for a in r["answers"]] for r in rows],
         "task": [task] * len(rows),
         "kind": [spec.kind] * len(rows),
     }
     ds = datasets.Dataset.from_dict(cols, features=FEATURES)
-    # from_dict draws a random fingerprint that would land in state.json; replace it
-    fp = hashlib.sha256(json.dumps([task, split, n, seed, image_size]).encode()).hexdigest()[:16]
-    return datasets.Dataset(ds.data, info=ds.info, fingerprint=fp)
+    return datasets.Dataset(ds.data, info=ds.info, fingerprint=fixed_fingerprint([task, split, n, seed, image_size]))
 
 
 def build_benchmark(out_dir, tasks: list[str], sizes: dict[str, int], seed: int,
@@ -77,9 +95,7 @@ def build_benchmark(out_dir, tasks: list[str], sizes: dict[str, int], seed: int,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     words: set[str] = set()
-    bars_on = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # our per-task bar is enough; save_to_disk's would interleave
-    try:
+    with quiet_datasets():
         for task in tasks:
             bar = tqdm(total=sum(sizes.values()), desc=f"build {task}", disable=not progress)
             splits = {}
@@ -91,9 +107,6 @@ def build_benchmark(out_dir, tasks: list[str], sizes: dict[str, int], seed: int,
             bar.close()
             shutil.rmtree(out / task, ignore_errors=True)  # no stale splits from an earlier build
             datasets.DatasetDict(splits).save_to_disk(str(out / task), num_shards={s: 1 for s in splits})
-    finally:
-        if bars_on:
-            datasets.enable_progress_bars()
     (out / "vocab.txt").write_text("".join(w + "\n" for w in sorted(words)))
     manifest = {"seed": seed, "image_size": image_size, "sizes": dict(sizes),
                 "tasks": {t: TASKS[t].kind for t in tasks}}

@@ -22,9 +22,9 @@ import torch
 from ..data import read_vocabulary
 from ..methods import make_method
 from ..models import build_backbone
-from ..training.batches import to_device, training_batch
+from ..training.batches import encode, to_device, training_batch
+from ..training.loop import optimizer_step
 from .common import load_rows, setup_torch, template_words, tune_context
-from ..training.batches import encode
 
 # method cell -> registry type + options, as config/config.yaml names them
 BENCHMARKED = {
@@ -58,10 +58,7 @@ def benchmark_backbone(name: str, backbone_cfg: dict, data_dir: str, *, task: st
         optimizer = torch.optim.AdamW(method.params, lr=1e-4)
 
         def step():
-            optimizer.zero_grad(set_to_none=True)
-            method.step(model, batch, ctx)
-            torch.nn.utils.clip_grad_norm_(method.params, 1.0)
-            optimizer.step()
+            optimizer_step(model, method, ctx, batch, optimizer, grad_clip=1.0, label=f"benchmark {name} {cell}")
 
         for _ in range(warmup):
             step()

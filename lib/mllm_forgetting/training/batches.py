@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 TEXT_KEYS = ("input_ids", "attention_mask")
 # Image tensors of a large split are recomputed per batch instead of held in memory past this size.
@@ -64,7 +63,7 @@ def format_prompt(processor, template: str, question: str) -> str:
 
 
 def encode(rows, processor, prompt_template: str, image_size: int | None = None,
-           max_cached_bytes: int = MAX_CACHED_IMAGE_BYTES, progress: bool = False) -> Encoded:
+           max_cached_bytes: int = MAX_CACHED_IMAGE_BYTES) -> Encoded:
     """Encode a datasets.Dataset in the common schema (image, question, answers, task, ...).
 
     `image_size` resizes every image to a square first: backbones that keep the native resolution
@@ -74,7 +73,7 @@ def encode(rows, processor, prompt_template: str, image_size: int | None = None,
     tokenizer = processor.tokenizer
     prompt_ids, images, extras = [], [], {}
     cache = True
-    for i in tqdm(range(len(rows)), desc="encode", disable=not progress, mininterval=5, leave=False):
+    for i in range(len(rows)):
         row = rows[i]
         text = format_prompt(processor, prompt_template, row["question"])
         enc = processor(text=[text], images=[[_rgb(row["image"], image_size)]], return_tensors="pt")

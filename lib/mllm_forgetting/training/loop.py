@@ -46,6 +46,19 @@ def batch_order(n: int, batch_size: int, rng: np.random.Generator):
             yield perm[start:start + batch_size]
 
 
+def optimizer_step(model, method, ctx, batch: dict, optimizer, grad_clip: float, label: str = "", step: int = 0) -> dict:
+    """One update: the method sets the gradients, they are clipped, AdamW steps. Returns the method's log values."""
+    optimizer.zero_grad(set_to_none=True)
+    values = method.step(model, batch, ctx)
+    loss = float(values["loss"])
+    if not math.isfinite(loss):
+        raise NonFiniteLossError(f"{label}: non-finite task loss ({loss}) at step {step}; lower the learning rate")
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(method.params, grad_clip)
+    optimizer.step()
+    return values
+
+
 def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id: int, device, label: str,
           on_log=None) -> list[dict]:
     """Run `settings.steps` optimizer steps; return the log rows (every `log_every` steps and the last)."""
@@ -59,14 +72,8 @@ def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id:
     rows, progress = [], tqdm(range(settings.steps), desc=label, mininterval=5, dynamic_ncols=True)
     for step in progress:
         batch = to_device(training_batch(data, next(batches), rng, pad_id), device)
-        optimizer.zero_grad(set_to_none=True)
-        values = method.step(model, batch, ctx)
+        values = optimizer_step(model, method, ctx, batch, optimizer, settings.grad_clip, label, step)
         loss = float(values["loss"])
-        if not math.isfinite(loss):
-            raise NonFiniteLossError(f"{label}: non-finite task loss ({loss}) at step {step}; lower the learning rate")
-        if settings.grad_clip:
-            torch.nn.utils.clip_grad_norm_(method.params, settings.grad_clip)
-        optimizer.step()
         scheduler.step()
         if step % settings.log_every == 0 or step == settings.steps - 1:
             row = {"step": step, **{k: float(v) for k, v in values.items()}}

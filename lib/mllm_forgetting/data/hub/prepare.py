@@ -14,8 +14,6 @@ are skipped and the next rows drawn, so a sized split gets exactly its size whil
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import shutil
 import zlib
@@ -27,7 +25,7 @@ import datasets
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..benchmark import FEATURES
+from ..benchmark import FEATURES, fixed_fingerprint, png_bytes, quiet_datasets
 from .common import COMMON_SPLITS, HubDataset, HubSplit
 from .registry import HUB_DATASETS, check_hub_tasks
 
@@ -63,9 +61,7 @@ def prepare_hub_tasks(out_dir, tasks, sizes: dict[str, int | None], seed: int = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"source": "hub", "seed": seed, "sizes": dict(sizes), "tasks": {}}
-    bars_on = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # one bar per task is enough; map's and save's would interleave
-    try:
+    with quiet_datasets():
         for task in tasks:
             spec = HUB_DATASETS[task]
             splits, split_info = _build_task(spec, sizes, seed, cached_load, progress)
@@ -76,9 +72,6 @@ def prepare_hub_tasks(out_dir, tasks, sizes: dict[str, int | None], seed: int = 
                 "images": None if spec.images is None else asdict(spec.images),
                 "splits": split_info, "notes": spec.notes,
             }
-    finally:
-        if bars_on:
-            datasets.enable_progress_bars()
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -147,11 +140,15 @@ def _load_source(spec: HubDataset, hub_split: HubSplit, load) -> datasets.Datase
     needed = list(spec.columns) + ([where[0]] if where else [])
     if spec.images is not None:
         needed.append(spec.images.foreign_key)
-    for column in needed:
-        if column not in source.column_names:
-            raise ValueError(f"{_describe(spec, hub_split)} has no column {column!r}, which task "
-                             f"{spec.name!r} needs; its columns: {source.column_names}")
+    _require_columns(source, needed, _describe(spec, hub_split), spec.name)
     return _undecoded(source, spec.image_column)
+
+
+def _require_columns(table: datasets.Dataset, columns, described: str, task: str) -> None:
+    for column in columns:
+        if column not in table.column_names:
+            raise ValueError(f"{described} has no column {column!r}, which task {task!r} needs; "
+                             f"its columns: {table.column_names}")
 
 
 def _undecoded(source: datasets.Dataset, column: str) -> datasets.Dataset:
@@ -180,11 +177,8 @@ def _image_lookup(spec: HubDataset, load):
         return None
     table_spec = spec.images
     table = load(spec.hub_id, table_spec.config, table_spec.split, spec.revision)
-    for column in (table_spec.key, spec.image_column):
-        if column not in table.column_names:
-            raise ValueError(f"{spec.hub_id} (config {table_spec.config}, split {table_spec.split!r}) has "
-                             f"no column {column!r}, which task {spec.name!r} needs; "
-                             f"its columns: {table.column_names}")
+    _require_columns(table, (table_spec.key, spec.image_column),
+                     f"{spec.hub_id} (config {table_spec.config}, split {table_spec.split!r})", spec.name)
     table = _undecoded(table, spec.image_column)
     position = {str(k): i for i, k in enumerate(table[table_spec.key])}
 
@@ -238,7 +232,7 @@ def _convert_chunk(spec, split, hub_split, source, indices, image_of) -> dataset
         return cols
 
     chunk = source.select(indices)
-    fingerprint = _digest([spec.name, split, repr(_source_key(spec, hub_split)), indices.tolist()])
+    fingerprint = fixed_fingerprint([spec.name, split, repr(_source_key(spec, hub_split)), indices.tolist()])
     return chunk.map(convert_batch, batched=True, batch_size=None, with_indices=True,
                      remove_columns=chunk.column_names, features=FEATURES,
                      new_fingerprint=fingerprint, load_from_cache_file=False)
@@ -254,10 +248,8 @@ def _image_cell(value, spec: HubDataset, source_index: int) -> dict:
         return {"bytes": bytes(value), "path": None}
     if isinstance(value, (str, Path)):
         return {"bytes": Path(value).read_bytes(), "path": None}
-    if hasattr(value, "save"):  # a PIL image: PNG with fixed settings, so the bytes are deterministic
-        buf = io.BytesIO()
-        value.save(buf, format="PNG", compress_level=6)
-        return {"bytes": buf.getvalue(), "path": None}
+    if hasattr(value, "save"):  # a PIL image
+        return {"bytes": png_bytes(value), "path": None}
     raise ValueError(f"{spec.name}: row {source_index} has no usable image ({type(value).__name__})")
 
 
@@ -265,10 +257,6 @@ def _image_cell(value, spec: HubDataset, source_index: int) -> dict:
 
 def _empty() -> datasets.Dataset:
     return datasets.Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
-
-
-def _digest(parts) -> str:
-    return hashlib.sha256(json.dumps(parts, default=repr).encode()).hexdigest()[:16]
 
 
 def _freeze(ds: datasets.Dataset, fingerprint_parts) -> datasets.Dataset:
@@ -280,4 +268,4 @@ def _freeze(ds: datasets.Dataset, fingerprint_parts) -> datasets.Dataset:
     if ds._indices is not None:  # a bare table below must hold exactly the split's rows
         ds = ds.flatten_indices()
     return datasets.Dataset(ds.data, info=datasets.DatasetInfo(features=FEATURES),
-                            fingerprint=_digest(fingerprint_parts))
+                            fingerprint=fixed_fingerprint(fingerprint_parts))
