@@ -50,6 +50,9 @@ def test_one_mlflow_run_per_cell_with_tags_and_metrics(smoke_run):
     assert runs[f"metrics.{TARGETS[0]}.score"].notna().all()
     mdgd = runs[runs["tags.method"] == "mdgd"]
     assert mdgd["metrics.lv"].notna().all() and mdgd["metrics.cosine"].notna().all()
+    # without MLFLOW_TRACKING_URI the artifacts sit beside the store, not in ./mlruns of the working directory
+    assert len(list((smoke_run / "results" / "mlartifacts").rglob("metrics.json"))) == len(runs)
+    assert not (smoke_run / "mlruns").exists()
 
 
 def dry_run_jobs(work, configfile):

@@ -20,11 +20,12 @@ def init_store(results_dir: str | Path = "results", experiment: str = DEFAULT_EX
     """Create the store (schema) and the experiment; return the experiment id. Idempotent."""
     import mlflow
 
+    shared = bool(os.environ.get("MLFLOW_TRACKING_URI"))  # read first: set_tracking_uri exports it
     mlflow.set_tracking_uri(tracking_uri(results_dir))
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         return found.experiment_id
-    if os.environ.get("MLFLOW_TRACKING_URI"):  # a shared server keeps artifacts in its own artifact store
+    if shared:  # a shared server keeps artifacts in its own artifact store
         return mlflow.create_experiment(experiment)
     artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
     return mlflow.create_experiment(experiment, artifact_location=artifacts)
