@@ -17,8 +17,12 @@ parser.add_argument("--layer", type=int, default=-1, help="hidden layer of the v
 parser.add_argument("--results", default="results")
 parser.add_argument("--experiment", default="mllm-forgetting", help="MLflow experiment (made by init_tracking)")
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--checkpoint-every", type=int, default=50,
+                    help="checkpoint the training state every N steps (0: never); a rerun resumes from the last")
+parser.add_argument("--no-tracking", action="store_true", help="log nothing to MLflow (local files only)")
 args = parser.parse_args()
 cell = Cell(args.backbone, args.target, args.method, args.seed)
 run(lambda: tune_cell(cell, args.backbone_config, args.method_config, args.training, data_dir=args.data,
                       pretrained_dir=args.pretrained, out_dir=args.out, representation_layer=args.layer,
-                      threads=args.threads, results_dir=args.results, experiment=args.experiment), f"cell {cell.name}")
+                      threads=args.threads, results_dir=args.results, experiment=args.experiment,
+                      checkpoint_every=args.checkpoint_every, track=not args.no_tracking), f"cell {cell.name}")

@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import subprocess
@@ -39,3 +40,49 @@ def smoke_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_sizes():
     return {name: b["size"] for name, b in SMOKE["backbones"].items()}
+
+
+def script(name, *args, cwd=None, env=None, check=True, timeout=600):
+    """Run scripts/<name> with this interpreter; returns the CompletedProcess."""
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / name), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_inputs(tmp_path_factory):
+    """The smoke config's datasets and a pre-trained tiny-llava, made by the real scripts (no Snakemake).
+
+    Returns (data_dir, pretrained_dir, backbone_config) for tests that run single cells as processes.
+    """
+    root = tmp_path_factory.mktemp("smoke_inputs")
+    data = SMOKE["data"]
+    tasks = data["pretrain_tasks"] + data["target_tasks"]
+    script("prepare_data.py", "--out", root / "data", "--tasks", *tasks, "--sizes", json.dumps(data["sizes"]),
+           "--seed", data["seed"], "--image-size", data["image_size"])
+    backbone = SMOKE["backbones"]["tiny-llava"]
+    script("pretrain.py", "--backbone", "tiny-llava", "--backbone-config", json.dumps(backbone), "--data", root / "data",
+           "--tasks", *data["pretrain_tasks"], "--out", root / "pretrained")
+    return root / "data", root / "pretrained", backbone
+
+
+# ---------------------------------------------------------------- the fault-injection suite's summary line
+
+FAULTS = {"tried": 0, "survived": 0, "lost": 0}
+
+
+def pytest_runtest_logreport(report):
+    if "faults" not in report.keywords:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        FAULTS["tried"] += 1
+        FAULTS["survived"] += report.outcome == "passed"
+        FAULTS["lost"] += sum(int(v) for k, v in report.user_properties if k == "results_lost")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULTS["tried"]:
+        terminalreporter.write_line(f"faults: {FAULTS['tried']} tried, {FAULTS['survived']} survived, "
+                                    f"{FAULTS['lost']} results lost")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import sys
 
-from .training.loop import NonFiniteLossError
+from .training.loop import NonFiniteLossError, Preempted
 
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, NonFiniteLossError, KeyError, NotImplementedError)
+# OSError covers a missing file, a refused permission and a full disk (ENOSPC) alike.
+EXPECTED_ERRORS = (ValueError, OSError, NonFiniteLossError, KeyError, NotImplementedError)
 
 
 def json_arg(text: str):
@@ -14,15 +15,30 @@ def json_arg(text: str):
     return json.loads(text)
 
 
+def describe(err: BaseException) -> str:
+    """The cause on one line: an OSError as text + file (no "[Errno N]"), a KeyError as the missing key."""
+    if isinstance(err, OSError) and err.strerror:
+        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+        text = f"{err.strerror}: {files}" if files else err.strerror
+    elif isinstance(err, KeyError) and len(err.args) == 1:
+        text = f"missing key {err.args[0]!r}"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())  # a multi-line message (a library's) still makes one line
+
+
 def run(main, context: str = "") -> None:
     """Call main(); expected failures print `error: <context>: <cause>` and exit 1 (set MLLMF_DEBUG=1 for the traceback)."""
     import os
 
+    prefix = f"{context}: " if context else ""
     try:
         main()
+    except Preempted as err:  # SIGTERM/SIGUSR1: state saved; 128 + 15 like a process the signal ended
+        print(f"stopped: {prefix}{err}", file=sys.stderr)
+        sys.exit(143)
     except EXPECTED_ERRORS as err:
         if os.environ.get("MLLMF_DEBUG"):
             raise
-        prefix = f"{context}: " if context else ""
-        print(f"error: {prefix}{err}", file=sys.stderr)
+        print(f"error: {prefix}{describe(err)}", file=sys.stderr)
         sys.exit(1)

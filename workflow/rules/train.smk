@@ -10,6 +10,7 @@ rule train:
         script=script_path("train.py"),
         results=lambda w, input: str(Path(input.tracking).parent),
         experiment=config["mlflow"]["experiment"],
+        checkpoint_every=config["checkpoint_every"],
         backbone=lambda w: as_json(BACKBONES[w.backbone]),
         method=lambda w: as_json(config["methods"][w.method]),
         training=as_json(config["training"]),
@@ -31,4 +32,5 @@ rule train:
         " --method {wildcards.method} --seed {wildcards.seed} --data {input.data}"
         " --pretrained {input.pretrained} --out {params.out} --backbone-config {params.backbone}"
         " --method-config {params.method} --training {params.training} --layer {params.layer}"
-        " --results {params.results} --experiment {params.experiment} --threads {threads} > {log} 2>&1"
+        " --results {params.results} --experiment {params.experiment} --threads {threads}"
+        " --checkpoint-every {params.checkpoint_every} > {log} 2>&1"

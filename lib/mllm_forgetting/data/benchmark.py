@@ -15,6 +15,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from .tasks import TASKS
@@ -28,7 +29,7 @@ FEATURES = datasets.Features({
     "kind": datasets.Value("string"),
 })
 KINDS = ("open", "multiple_choice", "yes_no", "caption", "vqa", "pathvqa")
-PREPARE_HINT = "run `snakemake prepare_data` (or scripts/prepare_data.py) to create it"
+PREPARE_HINT = "restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)"
 _TEXT = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")  # word-level tokenizer: no punctuation, single spaces
 
 
@@ -114,10 +115,55 @@ def build_benchmark(out_dir, tasks: list[str], sizes: dict[str, int], seed: int,
 
 
 def load_split(data_dir, task: str, split: str) -> datasets.Dataset:
+    """A prepared split. Missing, unreadable or unusable data raises one message naming task, split,
+    path (or row) and the fix, instead of pyarrow's or datasets' own errors."""
     path = Path(data_dir) / task / split
     if not path.is_dir():
-        raise FileNotFoundError(f"no benchmark split at {path}; {PREPARE_HINT}")
-    return datasets.load_from_disk(str(path))
+        tasks = _prepared_tasks(data_dir)
+        if tasks is not None and task not in tasks:
+            raise FileNotFoundError(f"task {task!r} is not in the prepared data at {data_dir} (it holds {tasks}); "
+                                    f"add it to the config's data tasks and rerun the prepare_data rule")
+        raise FileNotFoundError(f"no split {split!r} of task {task!r} at {path}; {PREPARE_HINT}")
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as err:  # a truncated or overwritten file fails in pyarrow, json or the OS: all mean "unreadable"
+        raise ValueError(f"task {task!r} split {split!r}: cannot read {path} ({type(err).__name__}: {err}); "
+                         f"{PREPARE_HINT}") from err
+    check_rows(ds, task, split)
+    return ds
+
+
+def _prepared_tasks(data_dir) -> list[str] | None:
+    """The tasks the data directory's manifest lists (None when there is no readable manifest)."""
+    try:
+        return sorted(json.loads((Path(data_dir) / "manifest.json").read_text())["tasks"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def check_rows(ds: datasets.Dataset, task: str, split: str) -> None:
+    """Refuse rows no model can use: no image, no question, no answer or a blank one (a caption has several
+    answers, all non-blank). Checked on the Arrow columns, so no image is decoded."""
+    missing = [c for c in FEATURES if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"task {task!r} split {split!r} lacks column(s) {missing}; {PREPARE_HINT}")
+    table = ds.data.table
+    image, answers = table.column("image"), table.column("answers")
+    blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.list_flatten(answers))), 0), True)
+    problems = {
+        "no image": pc.and_(pc.is_null(pc.struct_field(image, "bytes")), pc.is_null(pc.struct_field(image, "path"))),
+        "no question": pc.is_null(table.column("question")),
+        "no answer": pc.equal(pc.fill_null(pc.list_value_length(answers), 0), 0),
+    }
+    bad = {cause: set(np.flatnonzero(mask.to_numpy(zero_copy_only=False))) for cause, mask in problems.items()}
+    bad["a blank answer"] = set(pc.list_parent_indices(answers).to_numpy()[blank.to_numpy(zero_copy_only=False)])
+    rows = sorted(set().union(*bad.values()))
+    if rows:
+        first = int(rows[0])
+        causes = " and ".join(cause for cause, found in bad.items() if first in found)
+        more = f" ({len(rows)} such rows)" if len(rows) > 1 else ""
+        raise ValueError(f"task {task!r} split {split!r}: row {first} (id {table.column('id')[first].as_py()!r}) "
+                         f"has {causes}{more}; the data is damaged or badly prepared: {PREPARE_HINT}")
 
 
 def read_vocabulary(data_dir) -> list[str]:

@@ -36,6 +36,13 @@ class Method:
         loss.backward()
         return {"loss": loss.detach()}
 
+    def state_dict(self) -> dict:
+        """State the method carries between steps (checkpointed with the optimizer); none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
     def trainable_count(self) -> int:
         """The #Params column: elements this method updates."""
         return sum(p.numel() for p in self.params)

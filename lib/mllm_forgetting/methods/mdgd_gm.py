@@ -35,6 +35,12 @@ class MDGDGradientMask(MDGD):
         return {"loss": loss, "lv": lv, "cosine": float((cos[kept] * sizes[kept]).sum() / updated),
                 "fraction_updated": updated / float(sizes.sum())}
 
+    def state_dict(self):
+        return {"updated_elements": list(self.updated_elements)}
+
+    def load_state_dict(self, state):
+        self.updated_elements = list(state["updated_elements"])
+
     def trainable_count(self):
         """Mean elements updated per step (the paper's #Params for MDGD-GM is ~alpha of fine-tuning's)."""
         if not self.updated_elements:

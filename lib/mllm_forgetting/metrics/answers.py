@@ -4,7 +4,6 @@ Predictions come from greedy decoding of tiny models, so they are noisy
 ("Yes, there is." / "(B) cat"); every scorer first normalizes both sides the
 same way so that formatting never decides correctness.
 """
-import re
 import string
 
 _ARTICLES = {"a", "an", "the"}

@@ -1,16 +1,15 @@
 """Small helpers the steps share: devices, threads, JSON output, encoding a task's split."""
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
 import torch
 
 from ..data import load_split
+from ..files import atomic_output, write_json  # noqa: F401  (write_json: the steps' JSON writer)
 from ..methods import TuneContext
-from ..models import load_backbone, loading_options, trainable_names
+from ..models import check_checkpoint, load_backbone, loading_options, trainable_names
 from ..training.batches import Encoded, encode
 
 
@@ -26,17 +25,17 @@ def load_model(path, backbone_cfg: dict, device):
     """(model, processor) of a checkpoint with the backbone's loading options, on `device` unless a
     device_map (accelerate's placement over several GPUs) already placed it."""
     options = loading_options(backbone_cfg)
+    check_checkpoint(path, backbone_cfg)  # before the weights: a checkpoint of another backbone loads "fine"
     model, processor = load_backbone(path, **options)
     return (model if options["device_map"] is not None else model.to(device)), processor
 
 
-def write_json(path: str | Path, obj) -> None:
-    """Write JSON atomically, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+def save_npz(path: str | Path, arrays: dict) -> None:
+    """np.savez_compressed, atomically (through a file object: savez would append .npz to the temporary name)."""
+    import numpy as np
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def template_words(prompt_template: str) -> list[str]:
@@ -72,6 +71,5 @@ def save_log(rows: list[dict], path: str | Path) -> None:
 
     columns = ["step", "loss", "lv", "cosine", "fraction_updated"]
     frame = pd.DataFrame(rows).reindex(columns=columns)
-    tmp = Path(str(path) + ".tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False)

@@ -9,7 +9,8 @@ import numpy as np
 from ..cells import Cell
 from ..evaluation import representations
 from ..metrics import effective_rank
-from .common import load_model, load_rows, setup_torch, write_json
+from ..tracking import CellTracker, score_metrics
+from .common import load_model, load_rows, save_npz, setup_torch, write_json
 from .scoring import score_task_split
 
 
@@ -55,32 +56,21 @@ def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dic
         arrays[f"visual__{task}"] = visual[:, -1].numpy()
         arrays[f"multimodal__{task}"] = multimodal.numpy()
     out = Path(out_dir)
-    np.savez_compressed(out / "representations.npz", **arrays)
+    save_npz(out / "representations.npz", arrays)
     metrics = {**cell.as_dict(), "method_type": summary["method_type"], "label": summary["label"],
                "options": summary.get("options", {}),
                "trainable_params": summary["trainable_params"], "erank_options": erank_opts,
                "tasks": tasks, "task_order": order}
     write_json(out / "metrics.json", metrics)
-    if track and summary.get("mlflow_run_id"):
-        _log(cell, summary["mlflow_run_id"], metrics, out, results_dir)
+    if track:
+        _log(cell, summary.get("mlflow_run_id"), metrics, out, results_dir)
     return metrics
 
 
 def _log(cell, run_id, metrics, out, results_dir):
-    import warnings
-
-    try:
-        from ..tracking import CellRun
-
-        run = CellRun(cell, results_dir=results_dir, run_id=run_id)
-        flat = {}
-        for task, t in metrics["tasks"].items():
-            flat[f"{task}.score"] = t["score"]
-            flat[f"{task}.erank_per_image"] = t["erank_per_image"]
-            flat[f"{task}.erank_pooled"] = t["erank_pooled"]
-            flat.update({f"{task}.{k}": v for k, v in t["metrics"].items() if isinstance(v, (int, float))})
-        run.log_metrics(flat)
-        run.log_artifact(out / "metrics.json")
-        run.close()
-    except Exception as err:
-        warnings.warn(f"{cell.name}: MLflow logging failed ({err}); metrics.json is complete")
+    """The final scores into the cell's run; a tracking failure only warns (metrics.json is complete)."""
+    tracker = CellTracker.reopen(cell, out, run_id, results_dir=results_dir)
+    if tracker:
+        tracker.log_metrics(score_metrics(metrics))
+        tracker.log_artifact(out / "metrics.json")
+        tracker.close()

@@ -1,21 +1,23 @@
 """train: tune the pre-trained backbone on one target task with one method (one cell of the grid)."""
 from __future__ import annotations
 
-import warnings
+import json
 from pathlib import Path
 
 import torch
 
 from ..cells import Cell
 from ..methods import make_method
+from ..training.checkpoint import Checkpointer
 from ..training.loop import TrainSettings, train
-from ..tracking import DEFAULT_EXPERIMENT, CellRun, data_version
+from ..tracking import DEFAULT_EXPERIMENT, CellTracker, data_version
 from .common import encode_task, load_model, save_log, setup_torch, tune_context, write_json
 
 
 def tune_cell(cell: Cell, backbone_cfg: dict, method_cfg: dict, training_cfg: dict, *, data_dir: str,
               pretrained_dir: str, out_dir: str, representation_layer: int = -1, threads: int = 1,
-              results_dir: str = "results", experiment: str = DEFAULT_EXPERIMENT, track: bool = True) -> dict:
+              results_dir: str = "results", experiment: str = DEFAULT_EXPERIMENT, track: bool = True,
+              checkpoint_every: int = 50) -> dict:
     device = setup_torch(threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -23,52 +25,58 @@ def tune_cell(cell: Cell, backbone_cfg: dict, method_cfg: dict, training_cfg: di
     method = make_method(method_cfg["type"], **options)
     model, processor = load_model(pretrained_dir, backbone_cfg, device)
     ctx = tune_context(model, backbone_cfg, representation_layer)
-    run = _open_run(cell, results_dir, experiment, data_dir) if track else None
     settings = TrainSettings.from_config({**training_cfg, **method_cfg.get("training", {})}, cell.seed)
-    if run:
-        _safe(run.log_params, {"method": method_cfg, "training": settings.__dict__, "backbone": backbone_cfg,
-                               "representation_layer": representation_layer})
-    rows, model_dir = [], pretrained_dir
+    rows, model_dir, checkpointer, resumed_run = [], pretrained_dir, None, None
+    if method.trains:
+        torch.manual_seed(cell.seed)  # adapters (LoRA) are initialised here: same seed, same cell
+        if backbone_cfg.get("gradient_checkpointing"):  # activations recomputed: a 7B cell fits one GPU
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model = method.prepare(model, ctx)
+        checkpointer = Checkpointer(out / "checkpoints", checkpoint_every, label=cell.name,
+                                    fingerprint=run_fingerprint(cell, backbone_cfg, method_cfg, settings, method))
+        resumed_run = checkpointer.latest_notes().get("mlflow_run_id")  # a resumed cell continues its run
+    tags = {"data_version": data_version(data_dir)}
+    params = {"method": method_cfg, "training": settings.__dict__, "backbone": backbone_cfg,
+              "representation_layer": representation_layer}
+    write_json(out / "params.json", {"tags": tags, "params": params})  # what sync_mlflow.py replays into MLflow
+    # never raises: a tracking failure warns once and leaves tracking.json unsynced
+    tracker = CellTracker(cell, out, "train", results_dir=results_dir, experiment=experiment, tags=tags,
+                          run_id=resumed_run) if track else None
+    if tracker:
+        tracker.log_params(params)
     try:
         if method.trains:
-            torch.manual_seed(cell.seed)  # adapters (LoRA) are initialised here: same seed, same cell
-            if backbone_cfg.get("gradient_checkpointing"):  # activations recomputed: a 7B cell fits one GPU
-                model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-            model = method.prepare(model, ctx)
+            checkpointer.notes["mlflow_run_id"] = tracker.run_id if tracker else None
             data = encode_task(data_dir, cell.target, "train", processor, backbone_cfg["prompt"],
                                backbone_cfg.get("image_resize"))
             rows = train(model, method, ctx, data, settings, pad_id=processor.tokenizer.pad_token_id, device=device,
-                         label=cell.name, on_log=(lambda r: _safe(run.log_step, r)) if run else None)
+                         label=cell.name, checkpointer=checkpointer, on_log=tracker.log_step if tracker else None,
+                         replay_log=resumed_run is None or tracker.run_id != resumed_run)
             model_dir = str(out / "model")
             method.export(model).save_pretrained(model_dir)
             processor.save_pretrained(model_dir)
     except Exception:
-        if run:
-            _safe(run.close, "FAILED")
+        if tracker:
+            tracker.close("FAILED")
         raise
     save_log(rows, out / "train_log.csv")
     summary = {**cell.as_dict(), "method_type": method_cfg["type"], "label": method_cfg.get("label", cell.method),
                "options": options,
                "model_dir": model_dir, "base_dir": pretrained_dir, "trainable_params": method.trainable_count(),
-               "steps": settings.steps if method.trains else 0, "mlflow_run_id": run.run_id if run else None}
-    if run:
-        _safe(run.log_metrics, {"trainable_params": summary["trainable_params"] or 0})
-        _safe(run.close)
+               "steps": settings.steps if method.trains else 0, "mlflow_run_id": tracker.run_id if tracker else None}
+    if tracker:
+        tracker.log_metrics({"trainable_params": summary["trainable_params"] or 0})
+        tracker.close()
     write_json(out / "train.json", summary)
+    if checkpointer:
+        checkpointer.clear()  # the cell is complete; a forced rerun starts afresh (and ends the same)
     return summary
 
 
-def _open_run(cell: Cell, results_dir: str, experiment: str, data_dir: str):
-    try:
-        return CellRun(cell, results_dir=results_dir, experiment=experiment,
-                       tags={"data_version": data_version(data_dir)})
-    except Exception as err:  # tracking must never cost a result
-        warnings.warn(f"{cell.name}: MLflow unavailable ({err}); continuing without tracking")
-        return None
+def run_fingerprint(cell: Cell, backbone_cfg: dict, method_cfg: dict, settings: TrainSettings, method) -> dict:
+    """What a checkpoint must match to be resumed by this cell (JSON-normalised, as manifests store it)."""
+    facts = {"backbone": cell.backbone, "target": cell.target, "method": cell.method, "seed": cell.seed,
+             "backbone_config": backbone_cfg, "method_config": method_cfg, "training": settings.__dict__,
+             "trainable_shapes": [list(p.shape) for p in method.params]}
+    return json.loads(json.dumps(facts, sort_keys=True))
 
-
-def _safe(fn, *args):
-    try:
-        fn(*args)
-    except Exception as err:
-        warnings.warn(f"MLflow logging failed ({err}); local results are unaffected")

@@ -4,6 +4,7 @@ schema creation races when several fresh processes create it at once); cells the
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import yaml
@@ -41,39 +42,60 @@ def data_version(data_dir: str | Path = "data") -> str:
 
 
 class CellRun:
-    """One MLflow run per cell; the train step opens it, the evaluate step reopens it by id."""
+    """One MLflow run per cell; the train step opens it, the evaluate step (or sync_mlflow.py) reopens it by id.
+    MlflowClient, not mlflow's module-level active run: a run left open by a failing server must not
+    block the next run opened in the same process."""
 
     def __init__(self, cell, *, results_dir="results", experiment=DEFAULT_EXPERIMENT, run_id=None, tags=None):
-        import mlflow
+        from mlflow import MlflowClient
+        from mlflow.tracking.context.registry import resolve_tags
 
-        self.mlflow = mlflow
-        mlflow.set_tracking_uri(tracking_uri(results_dir))
+        self.client = MlflowClient(tracking_uri(results_dir))
         if run_id is None:
-            exp = mlflow.get_experiment_by_name(experiment)
+            exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
                 raise RuntimeError(f"MLflow experiment {experiment!r} missing: run the init_tracking rule first")
-            run = mlflow.start_run(experiment_id=exp.experiment_id, run_name=cell.name,
-                                   tags={**cell.as_dict(), **(tags or {})})
+            tags = resolve_tags({**cell.as_dict(), **(tags or {})})  # + user, source, git commit, as start_run adds
+            run_id = self.client.create_run(exp.experiment_id, run_name=cell.name, tags=tags).info.run_id
         else:
-            run = mlflow.start_run(run_id=run_id)
-        self.run_id = run.info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+        self.run_id = run_id
 
     def log_params(self, params: dict):
-        flat = _flatten(params)
-        self.mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
+        from mlflow.entities import Param
+
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:500]) for k, v in _flatten(params).items()])
 
     def log_step(self, row: dict):
-        step = int(row["step"])
-        self.mlflow.log_metrics({k: float(v) for k, v in row.items() if k != "step" and v == v}, step=step)
+        self._log({k: v for k, v in row.items() if k != "step"}, step=int(row["step"]))
 
     def log_metrics(self, metrics: dict):
-        self.mlflow.log_metrics({k: float(v) for k, v in _flatten(metrics).items() if isinstance(v, (int, float))})
+        self._log({k: v for k, v in _flatten(metrics).items() if isinstance(v, (int, float))})
+
+    def _log(self, values: dict, step: int = 0):
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, step) for k, v in values.items() if v == v]  # NaN: not logged
+        self.client.log_batch(self.run_id, metrics=metrics)
 
     def log_artifact(self, path):
-        self.mlflow.log_artifact(str(path))
+        self.client.log_artifact(self.run_id, str(path))
 
     def close(self, status: str = "FINISHED"):
-        self.mlflow.end_run(status=status)
+        self.client.set_terminated(self.run_id, status)
+
+
+def score_metrics(metrics: dict) -> dict:
+    """The final metrics a cell's run gets from its metrics.json: per task the score, effective ranks and
+    numeric task metrics, as `<task>.<name>`."""
+    flat = {}
+    for task, t in metrics["tasks"].items():
+        flat[f"{task}.score"] = t["score"]
+        flat[f"{task}.erank_per_image"] = t["erank_per_image"]
+        flat[f"{task}.erank_pooled"] = t["erank_pooled"]
+        flat.update({f"{task}.{k}": v for k, v in t["metrics"].items() if isinstance(v, (int, float))})
+    return flat
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

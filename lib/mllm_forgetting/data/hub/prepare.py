@@ -219,14 +219,16 @@ def _convert_chunk(spec, split, hub_split, source, indices, image_of) -> dataset
             except KeyError as e:
                 raise ValueError(f"{_describe(spec, hub_split)} row {source_index} has no column {e.args[0]!r}, "
                                  f"which task {spec.name!r} needs") from e
-            if converted is None:
+            # a blank reference is no answer (load_split refuses it); a row left without any is skipped
+            answers = [str(a) for a in converted["answers"] if str(a).strip()] if converted is not None else []
+            if not answers:
                 continue
             native = converted.get("id")
             cols["id"].append(f"{spec.name}-{native}" if native is not None
                               else f"{spec.name}-{hub_split.split}-{source_index}")
             cols["image"].append(_image_cell(converted["image"], spec, source_index))
             cols["question"].append(str(converted["question"]))
-            cols["answers"].append([str(a) for a in converted["answers"]])
+            cols["answers"].append(answers)
             cols["task"].append(spec.name)
             cols["kind"].append(spec.kind)
         return cols

@@ -1,0 +1,227 @@
+"""Cells killed mid-training resume bitwise; the same seed gives the same metrics; Snakemake keeps one writer.
+
+Each cell runs as the real scripts (train.py, then evaluate.py) in its own process, as Snakemake runs them.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, SMOKE, copy_workflow, script, snakemake
+
+pytestmark = pytest.mark.faults
+CELL_STEPS = 30  # long enough to be killed mid-run, short enough for CI
+TRAINING = {**SMOKE["training"], "steps": CELL_STEPS}
+EVERY = 4
+
+
+def cell_args(inputs, method, out, tracking=None):
+    """train.py's arguments; tracking: a results directory whose MLflow store the cell logs to (None: none)."""
+    data, pretrained, backbone = inputs
+    return ["--backbone", "tiny-llava", "--target", "okvqa", "--method", method, "--data", data,
+            "--pretrained", pretrained, "--out", out, "--backbone-config", json.dumps(backbone),
+            "--method-config", json.dumps(SMOKE["methods"][method]), "--training", json.dumps(TRAINING),
+            *(["--results", tracking] if tracking else ["--no-tracking"]), "--checkpoint-every", EVERY]
+
+
+def evaluate(inputs, method, out) -> bytes:
+    data, _, backbone = inputs
+    script("evaluate.py", "--backbone", "tiny-llava", "--target", "okvqa", "--method", method, "--data", data,
+           "--train-json", out / "train.json", "--out", out, "--backbone-config", json.dumps(backbone),
+           "--evaluation", json.dumps(SMOKE["evaluation"]), "--pretrain-tasks", *SMOKE["data"]["pretrain_tasks"],
+           "--no-tracking")
+    return (out / "metrics.json").read_bytes()
+
+
+def finished_cell(inputs, method, out) -> dict:
+    """Train and evaluate one cell uninterrupted; the bytes of everything it produced."""
+    script("train.py", *cell_args(inputs, method, out))
+    return outputs(inputs, method, out)
+
+
+def outputs(inputs, method, out) -> dict:
+    files = {"metrics.json": evaluate(inputs, method, out), "train_log.csv": (out / "train_log.csv").read_bytes()}
+    for weights in sorted((out / "model").glob("*.safetensors")):
+        files[weights.name] = weights.read_bytes()
+    return files
+
+
+def start_cell(inputs, method, out, tracking=None):
+    args = cell_args(inputs, method, out, tracking)
+    return subprocess.Popen([sys.executable, str(REPO / "scripts" / "train.py"), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(proc, out, timeout=120):
+    """Block until the running cell has written its first complete checkpoint."""
+    deadline = time.time() + timeout
+    while not list((out / "checkpoints").glob("step-*.json")):
+        assert proc.poll() is None, f"cell ended before its first checkpoint:\n{proc.communicate()[1][-3000:]}"
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def references(smoke_inputs, tmp_path_factory):
+    """Uninterrupted runs of each method, the results a killed and resumed run must reproduce."""
+    root = tmp_path_factory.mktemp("reference")
+    return {m: finished_cell(smoke_inputs, m, root / m) for m in ("finetune", "lora", "mdgd")}
+
+
+@pytest.fixture(scope="module")
+def interrupted(smoke_inputs, tmp_path_factory):
+    """The checkpoints of a finetune cell SIGKILLed after its second checkpoint (two kept: one to fall back on)."""
+    out = tmp_path_factory.mktemp("interrupted") / "finetune"
+    proc = start_cell(smoke_inputs, "finetune", out)
+    deadline = time.time() + 120
+    while len(list((out / "checkpoints").glob("step-*.json"))) < 2:
+        assert proc.poll() is None and time.time() < deadline, "the cell ended before its second checkpoint"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return out / "checkpoints"
+
+
+def resume_from(interrupted, tmp_path):
+    """A cell directory holding a copy of the interrupted cell's checkpoints."""
+    out = tmp_path / "finetune"
+    shutil.copytree(interrupted, out / "checkpoints")
+    return out
+
+
+@pytest.mark.parametrize("method", ["finetune", "lora", "mdgd"])
+def test_sigkill_at_a_random_step_then_rerun_ends_bitwise_identical(smoke_inputs, references, tmp_path, method,
+                                                                     record_property):
+    out = tmp_path / method
+    proc = start_cell(smoke_inputs, method, out)
+    wait_for_checkpoint(proc, out)
+    time.sleep(random.Random(method).uniform(0.0, 0.6))  # a different instant per method, reproducible
+    assert proc.poll() is None, "the cell finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = max(json.loads(p.read_text())["step"] for p in (out / "checkpoints").glob("step-*.json"))
+    assert 0 < killed_at < CELL_STEPS and not (out / "train.json").exists()
+
+    rerun = script("train.py", *cell_args(smoke_inputs, method, out))
+    assert f"resuming from checkpoint step-{killed_at:06d}.pt" in rerun.stderr
+    resumed = outputs(smoke_inputs, method, out)
+    lost = sum(resumed.get(name) != data for name, data in references[method].items())
+    record_property("results_lost", lost)
+    assert lost == 0, [name for name, data in references[method].items() if resumed.get(name) != data]
+    assert not (out / "checkpoints").exists(), "a finished cell leaves no checkpoints behind"
+
+
+def test_sigterm_checkpoints_and_exits_cleanly_then_resumes(smoke_inputs, references, tmp_path, record_property,
+                                                           monkeypatch):
+    """Also: the resumed attempt continues the interrupted attempt's MLflow run (one run per cell)."""
+    import mlflow
+
+    from mllm_forgetting.tracking import init_store
+
+    out, tracking = tmp_path / "mdgd", tmp_path / "results"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    init_store(tracking)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri exported it; later tests must not see it
+    proc = start_cell(smoke_inputs, "mdgd", out, tracking)
+    wait_for_checkpoint(proc, out)
+    proc.send_signal(signal.SIGTERM)  # what SLURM sends before the time limit and on pre-emption
+    _, stderr = proc.communicate(timeout=60)
+    last = stderr.strip().splitlines()[-1]
+    assert proc.returncode == 143, stderr[-2000:]
+    assert last.startswith("stopped: cell tiny-llava/okvqa/mdgd/seed0: SIGTERM after step "), last
+    assert "Traceback" not in stderr
+    step = max(json.loads(p.read_text())["step"] for p in (out / "checkpoints").glob("step-*.json"))
+    assert f"after step {step} of {CELL_STEPS}" in last  # the checkpoint holds the step it stopped at
+
+    script("train.py", *cell_args(smoke_inputs, "mdgd", out, tracking))
+    lost = sum(outputs(smoke_inputs, "mdgd", out).get(n) != d for n, d in references["mdgd"].items())
+    record_property("results_lost", lost)
+    assert lost == 0
+    client = mlflow.MlflowClient(f"sqlite:///{tracking / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("mllm-forgetting").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    logged = [m.step for m in client.get_metric_history(runs[0].info.run_id, "loss")]
+    assert logged == sorted(set(logged)) and len(logged) == CELL_STEPS // TRAINING["log_every"] + 1
+
+
+@pytest.mark.parametrize("method", ["finetune", "mdgd"])
+def test_same_config_and_seed_give_the_same_metrics(smoke_inputs, references, tmp_path, method):
+    again = finished_cell(smoke_inputs, method, tmp_path / method)
+    assert again["metrics.json"] == references[method]["metrics.json"]
+    assert again == references[method]
+
+
+def test_a_corrupted_checkpoint_is_reported_and_the_previous_one_used(smoke_inputs, references, interrupted,
+                                                                       tmp_path, record_property):
+    out = resume_from(interrupted, tmp_path)
+    newest = sorted((out / "checkpoints").glob("step-*.pt"))[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a truncated write, e.g. a full disk
+
+    rerun = script("train.py", *cell_args(smoke_inputs, "finetune", out))
+    assert f"checkpoint {newest.name} is corrupted (checksum mismatch); trying the previous one" in rerun.stderr
+    assert "resuming from checkpoint step-" in rerun.stderr
+    lost = sum(outputs(smoke_inputs, "finetune", out).get(n) != d for n, d in references["finetune"].items())
+    record_property("results_lost", lost)
+    assert lost == 0
+
+
+def test_a_checkpoint_of_another_backbone_is_refused_with_one_line(smoke_inputs, interrupted, tmp_path):
+    out = resume_from(interrupted, tmp_path)
+    for manifest in (out / "checkpoints").glob("step-*.json"):  # as if copied from the tiny-resampler cell
+        facts = json.loads(manifest.read_text())
+        facts["fingerprint"]["backbone"] = "tiny-resampler"
+        manifest.write_text(json.dumps(facts))
+    rerun = script("train.py", *cell_args(smoke_inputs, "finetune", out), check=False)
+    last = rerun.stderr.strip().splitlines()[-1]
+    assert rerun.returncode == 1 and "Traceback" not in rerun.stderr
+    assert last.startswith("error: cell tiny-llava/okvqa/finetune/seed0: checkpoint in ") and "'tiny-resampler'" in last
+
+
+def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrupted, tmp_path):
+    out = resume_from(interrupted, tmp_path)
+    changed = cell_args(smoke_inputs, "finetune", out)
+    changed[changed.index("--training") + 1] = json.dumps({**TRAINING, "lr": TRAINING["lr"] / 2})
+    rerun = script("train.py", *changed)
+    assert "belong to another configuration (differs in training); discarding them" in rerun.stderr
+    assert "resuming" not in rerun.stderr and (out / "train.json").exists()
+
+
+def test_two_snakemake_invocations_on_one_directory(smoke_inputs, tmp_path, record_property):
+    """The second is refused (incomplete outputs, or Snakemake's lock); the first finishes with intact outputs."""
+    data, pretrained, _ = smoke_inputs
+    work = copy_workflow(tmp_path)
+    config = yaml.safe_load((work / "config/smoke.yaml").read_text())
+    config["training"]["steps"] = 1000  # ~30 s: long enough to overlap both other invocations
+    config["checkpoint_every"] = 100
+    (work / "config/long.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    os.symlink(data, work / "data")  # no rule rebuilds it: the pre-trained model below is newer
+    (work / "results/checkpoints").mkdir(parents=True)
+    os.symlink(pretrained, work / "results/checkpoints/tiny-llava")
+    args = ["--cores", "1", "--configfile", "config/long.yaml", "--replace-workflow-config"]
+    target = "results/cells/tiny-llava/okvqa/finetune/seed0/train.json"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    first = subprocess.Popen([sys.executable, "-m", "snakemake", *args, target], cwd=work, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not list((work / "results/cells").rglob("step-*.json")):  # the first is mid-cell
+        assert first.poll() is None and time.time() < deadline, first.communicate()[0][-3000:]
+        time.sleep(0.05)
+    plain = snakemake([*args, target], cwd=work, check=False)  # sees the running job's outputs as incomplete
+    # --rerun-incomplete (the SLURM profile sets it) gets past that to the lock, which refuses
+    second = snakemake([*args, "--rerun-incomplete", target], cwd=work, check=False)
+    assert plain.returncode != 0 and "IncompleteFilesException" in plain.stderr, plain.stderr[-3000:]
+    output, _ = first.communicate(timeout=300)
+    assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr, second.stderr[-3000:]
+    lost = int(first.returncode != 0 or not (work / target).exists())
+    record_property("results_lost", lost)
+    assert lost == 0, output[-3000:]
+    assert json.loads((work / target).read_text())["steps"] == 1000

@@ -1,0 +1,251 @@
+"""Tracking faults: an unreachable or failing MLflow never costs a cell its results, warns once per stage,
+leaves tracking.json unsynced, and scripts/sync_mlflow.py later puts exactly one run per cell in MLflow.
+
+Real tiny cells run in-process (train + evaluate, as the pipeline's two steps) into one results directory:
+  offline   MLFLOW_TRACKING_URI at a closed local port: no run at all
+  mid_train the store fails on the first step metric, after the run opened
+  at_eval   the store fails when evaluate uploads metrics.json (train tracked fine)
+  healthy   nothing fails (sync must leave it alone)
+"""
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+
+from conftest import REPO, SMOKE
+from mllm_forgetting.cells import Cell
+from mllm_forgetting.data import build_benchmark, read_vocabulary
+from mllm_forgetting.models import build_backbone
+from mllm_forgetting.steps.common import template_words
+from mllm_forgetting.steps.evaluate import evaluate_cell
+from mllm_forgetting.steps.tune import tune_cell
+from mllm_forgetting.tracking import CellTracker, init_store, read_state
+from mllm_forgetting.tracking.safe import HTTP_BOUNDS
+
+pytestmark = pytest.mark.faults
+
+BACKBONE = SMOKE["backbones"]["tiny-llava"]
+TRAINING = {"steps": 3, "batch_size": 8, "lr": 1e-3, "log_every": 1}
+EVALUATION = {"batch_size": 8, "representation_layer": -1, "erank": {"centre": False, "variant": "singular"},
+              "max_test_examples": 8}
+USERS_HTTP_SETTINGS = {k: os.environ.get(k) for k in HTTP_BOUNDS}
+CELLS = {case: Cell("tiny-llava", "okvqa", "finetune", seed)
+         for seed, case in enumerate(["offline", "mid_train", "at_eval", "healthy"])}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cell_dir(results, cell):
+    return results / "cells" / cell.backbone / cell.target / cell.method / f"seed{cell.seed}"
+
+
+def mlflow_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "MLflow" in str(w.message)]
+
+
+def run_cell(cell, data, pretrained, results) -> dict:
+    """Train then evaluate one cell; the MLflow warnings of each stage and the seconds it all took."""
+    out, start, warned = cell_dir(results, cell), time.perf_counter(), {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tune_cell(cell, BACKBONE, {"type": "finetune", "label": "Fine-tune"}, TRAINING, data_dir=str(data),
+                  pretrained_dir=str(pretrained), out_dir=str(out), results_dir=str(results))
+    warned["train"] = mlflow_warnings(caught)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate_cell(cell, str(out / "train.json"), BACKBONE, EVALUATION, data_dir=str(data), pretrain_tasks=["vqa"],
+                      out_dir=str(out), results_dir=str(results))
+    warned["evaluate"] = mlflow_warnings(caught)
+    return {"warned": warned, "seconds": time.perf_counter() - start}
+
+
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory):
+    """The four cells above, run into one results directory whose SQLite store works (init_store)."""
+    root = tmp_path_factory.mktemp("tracking_faults")
+    data, pretrained, results = root / "data", root / "pretrained", root / "results"
+    build_benchmark(data, ["vqa", "okvqa"], {"train": 16, "test": 8}, seed=0, progress=False)
+    torch.manual_seed(0)
+    model, processor = build_backbone(BACKBONE["architecture"], BACKBONE["size"],
+                                      read_vocabulary(data) + template_words(BACKBONE["prompt"]))
+    model.save_pretrained(pretrained)
+    processor.save_pretrained(pretrained)
+    init_store(results)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    real_log_batch, real_log_artifact, calls = MlflowClient.log_batch, MlflowClient.log_artifact, []
+
+    def failing_step_metrics(self, run_id, metrics=(), **kw):  # a store that breaks once training is under way
+        calls.append(run_id)
+        if metrics:
+            raise MlflowException("INTERNAL_ERROR: database is locked")
+        return real_log_batch(self, run_id, metrics=metrics, **kw)
+
+    def failing_upload(self, *args, **kw):
+        raise MlflowException("RESOURCE_EXHAUSTED: artifact store full")
+
+    done = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+        done["offline"] = run_cell(CELLS["offline"], data, pretrained, results)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.setattr(MlflowClient, "log_batch", failing_step_metrics)
+        done["mid_train"] = run_cell(CELLS["mid_train"], data, pretrained, results)
+        done["mid_train"]["store_calls"] = len(calls)
+        mp.setattr(MlflowClient, "log_batch", real_log_batch)
+        mp.setattr(MlflowClient, "log_artifact", failing_upload)
+        done["at_eval"] = run_cell(CELLS["at_eval"], data, pretrained, results)
+        mp.setattr(MlflowClient, "log_artifact", real_log_artifact)
+        done["healthy"] = run_cell(CELLS["healthy"], data, pretrained, results)
+    return results, done
+
+
+def read(results, case, name):
+    import json
+
+    return json.loads((cell_dir(results, CELLS[case]) / name).read_text())
+
+
+def assert_local_results_complete(results, case):
+    metrics = read(results, case, "metrics.json")
+    assert set(metrics["tasks"]) == {"vqa", "okvqa"}
+    assert all(0 <= t["score"] <= 1 and t["erank_pooled"] > 0 for t in metrics["tasks"].values())
+    assert (cell_dir(results, CELLS[case]) / "train_log.csv").read_text().count("\n") == 1 + TRAINING["steps"]
+
+
+def test_unreachable_server_costs_nothing_but_warns_once_per_stage(cells):
+    results, done = cells
+    assert_local_results_complete(results, "offline")
+    assert read(results, "offline", "train.json")["mlflow_run_id"] is None
+    state = read(results, "offline", "tracking.json")
+    assert state["run_id"] is None and state["synced"] is False and state["failed_stage"] == "train"
+    assert "127.0.0.1" in state["error"]
+    name = CELLS["offline"].name
+    for stage in ("train", "evaluate"):
+        [message] = done["offline"]["warned"][stage]  # exactly one
+        assert message.startswith(f"{name}: MLflow unavailable") and "scripts/sync_mlflow.py" in message
+    assert done["offline"]["seconds"] < 30, done["offline"]["seconds"]
+    assert {k: os.environ.get(k) for k in HTTP_BOUNDS} == USERS_HTTP_SETTINGS  # the bounds were lifted again
+
+
+def test_store_failing_mid_training_keeps_the_run_id_and_stops_trying(cells):
+    results, done = cells
+    assert_local_results_complete(results, "mid_train")
+    state = read(results, "mid_train", "tracking.json")
+    assert state["synced"] is False and state["failed_stage"] == "train" and "database is locked" in state["error"]
+    assert state["run_id"] and state["run_id"] == read(results, "mid_train", "train.json")["mlflow_run_id"]
+    assert [len(w) for w in done["mid_train"]["warned"].values()] == [1, 1]
+    assert done["mid_train"]["store_calls"] == 2  # params, then the first step metric; nothing after it failed
+
+
+def test_store_failing_at_evaluate_marks_the_evaluate_stage(cells):
+    results, done = cells
+    assert_local_results_complete(results, "at_eval")
+    state = read(results, "at_eval", "tracking.json")
+    assert state["synced"] is False and state["failed_stage"] == "evaluate" and "artifact store full" in state["error"]
+    assert state["run_id"] == read(results, "at_eval", "train.json")["mlflow_run_id"]
+    assert [len(w) for w in done["at_eval"]["warned"].values()] == [0, 1]
+    assert [len(w) for w in done["healthy"]["warned"].values()] == [0, 0]
+    assert read(results, "healthy", "tracking.json")["synced"] is True
+
+
+class ServerError(BaseHTTPRequestHandler):
+    """An MLflow server that answers 503 to everything and counts the requests."""
+    requests = []
+
+    def fail(self):
+        ServerError.requests.append(self.path)
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = fail
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("server", ["closed_port", "erroring"])
+def test_tracker_gives_up_within_seconds(server, tmp_path, monkeypatch):
+    # MLflow's own defaults retry 7 times with backoff: minutes per call against either server
+    httpd = None
+    if server == "erroring":
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), ServerError)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{httpd.server_port if httpd else free_port()}")
+    ServerError.requests.clear()
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tracker = CellTracker(CELLS["offline"], tmp_path, "train")
+        tracker.log_params({"lr": 0.1})
+        tracker.log_step({"step": 0, "loss": 1.0})
+        tracker.close()
+    seconds = time.perf_counter() - start
+    if httpd:
+        httpd.shutdown()
+        assert len(ServerError.requests) == 1 + int(HTTP_BOUNDS["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])  # then offline
+    assert seconds < 10, seconds
+    assert len(mlflow_warnings(caught)) == 1
+    assert read_state(tmp_path)["synced"] is False
+
+
+def sync(results):
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "sync_mlflow.py"), "--results", str(results)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()
+
+
+def test_sync_puts_exactly_one_complete_run_per_cell_in_mlflow(cells):
+    results, _ = cells
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(SMOKE["mlflow"]["experiment"]).experiment_id
+    before = {case: read(results, case, "tracking.json")["run_id"] for case in CELLS}
+    outputs = sorted(results.rglob("train.json")) + sorted(results.rglob("metrics.json"))
+    digests = [hashlib.md5(p.read_bytes()).hexdigest() for p in outputs]
+
+    lines = sync(results)
+    assert len(lines) == 4 and lines[-1].startswith("3 cell(s) synced"), lines
+    runs = client.search_runs([experiment])
+    assert len(runs) == 4
+    by_seed = {int(r.data.tags["seed"]): r for r in runs}
+    for case, cell in CELLS.items():
+        run, state = by_seed[cell.seed], read(results, case, "tracking.json")
+        assert state == {"run_id": run.info.run_id, "synced": True}
+        if before[case]:  # a run the cell already had is completed, not duplicated
+            assert run.info.run_id == before[case]
+        assert run.info.status == "FINISHED"
+        assert {k: run.data.tags[k] for k in ("backbone", "target", "method", "seed")} == {
+            k: str(v) for k, v in cell.as_dict().items()}
+        assert run.data.tags["data_version"] == "untracked"
+        assert run.data.params["training.steps"] == str(TRAINING["steps"]) and run.data.params["backbone.prompt"]
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(TRAINING["steps"]))
+        metrics = read(results, case, "metrics.json")
+        assert run.data.metrics["okvqa.score"] == metrics["tasks"]["okvqa"]["score"]
+        assert run.data.metrics["vqa.erank_pooled"] == pytest.approx(metrics["tasks"]["vqa"]["erank_pooled"])
+        assert run.data.metrics["trainable_params"] == read(results, case, "train.json")["trainable_params"]
+        assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["metrics.json"]
+    assert [hashlib.md5(p.read_bytes()).hexdigest() for p in outputs] == digests  # Snakemake sees no change
+
+    again = sync(results)
+    assert again == [again[-1]] and again[-1].startswith("0 cell(s) synced")
+    assert len(client.search_runs([experiment])) == 4
+    assert all(len(client.get_metric_history(r.info.run_id, "loss")) == TRAINING["steps"] for r in runs)
