@@ -52,20 +52,12 @@ def script(name, *args, cwd=None, env=None, check=True, timeout=600):
 
 
 @pytest.fixture(scope="session")
-def smoke_inputs(tmp_path_factory):
-    """The smoke config's datasets and a pre-trained tiny-llava, made by the real scripts (no Snakemake).
+def smoke_inputs(smoke_run):
+    """The smoke DAG's datasets and pre-trained tiny-llava, for tests that run single cells as processes.
 
-    Returns (data_dir, pretrained_dir, backbone_config) for tests that run single cells as processes.
+    Returns (data_dir, pretrained_dir, backbone_config); read only (the DAG's own tests check its directory).
     """
-    root = tmp_path_factory.mktemp("smoke_inputs")
-    data = SMOKE["data"]
-    tasks = data["pretrain_tasks"] + data["target_tasks"]
-    script("prepare_data.py", "--out", root / "data", "--tasks", *tasks, "--sizes", json.dumps(data["sizes"]),
-           "--seed", data["seed"], "--image-size", data["image_size"])
-    backbone = SMOKE["backbones"]["tiny-llava"]
-    script("pretrain.py", "--backbone", "tiny-llava", "--backbone-config", json.dumps(backbone), "--data", root / "data",
-           "--tasks", *data["pretrain_tasks"], "--out", root / "pretrained")
-    return root / "data", root / "pretrained", backbone
+    return smoke_run / SMOKE["data"]["dir"], smoke_run / "results/checkpoints/tiny-llava", SMOKE["backbones"]["tiny-llava"]
 
 
 # ---------------------------------------------------------------- the fault-injection suite's summary line

@@ -1,10 +1,12 @@
 """Cells killed mid-training resume bitwise; the same seed gives the same metrics; Snakemake keeps one writer.
 
-Each cell runs as the real scripts (train.py, then evaluate.py) in its own process, as Snakemake runs them.
+Training runs as the real script (train.py) in its own process, as Snakemake runs it, so it can be killed;
+evaluation runs in-process (the same evaluate_cell that scripts/evaluate.py calls).
 """
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -13,7 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+from mllm_forgetting.cells import Cell
+from mllm_forgetting.steps.evaluate import evaluate_cell
 
 from conftest import REPO, SMOKE, copy_workflow, script, snakemake
 
@@ -33,11 +39,14 @@ def cell_args(inputs, method, out, tracking=None):
 
 
 def evaluate(inputs, method, out) -> bytes:
+    """The cell's metrics.json, evaluated in this process (deterministic given the weights; saves a start-up)."""
     data, _, backbone = inputs
-    script("evaluate.py", "--backbone", "tiny-llava", "--target", "okvqa", "--method", method, "--data", data,
-           "--train-json", out / "train.json", "--out", out, "--backbone-config", json.dumps(backbone),
-           "--evaluation", json.dumps(SMOKE["evaluation"]), "--pretrain-tasks", *SMOKE["data"]["pretrain_tasks"],
-           "--no-tracking")
+    threads = torch.get_num_threads()  # evaluate_cell pins them for the cell; later tests keep theirs
+    try:
+        evaluate_cell(Cell("tiny-llava", "okvqa", method, 0), str(out / "train.json"), backbone, SMOKE["evaluation"],
+                      data_dir=str(data), pretrain_tasks=SMOKE["data"]["pretrain_tasks"], out_dir=str(out), track=False)
+    finally:
+        torch.set_num_threads(threads)
     return (out / "metrics.json").read_bytes()
 
 
@@ -194,34 +203,59 @@ def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrup
     assert "resuming" not in rerun.stderr and (out / "train.json").exists()
 
 
-def test_two_snakemake_invocations_on_one_directory(smoke_inputs, tmp_path, record_property):
-    """The second is refused (incomplete outputs, or Snakemake's lock); the first finishes with intact outputs."""
+def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(smoke_inputs, tmp_path, record_property):
+    """While a cell runs, a second `snakemake` on the directory is refused (incomplete outputs, or the lock);
+    when the job then dies, Snakemake deletes its declared outputs but not its checkpoints: the rerun resumes."""
     data, pretrained, _ = smoke_inputs
     work = copy_workflow(tmp_path)
     config = yaml.safe_load((work / "config/smoke.yaml").read_text())
-    config["training"]["steps"] = 1000  # ~30 s: long enough to overlap both other invocations
-    config["checkpoint_every"] = 100
+    config["training"]["steps"], config["checkpoint_every"] = 1000, 50  # ~30 s: outlives the other invocations
     (work / "config/long.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     os.symlink(data, work / "data")  # no rule rebuilds it: the pre-trained model below is newer
     (work / "results/checkpoints").mkdir(parents=True)
     os.symlink(pretrained, work / "results/checkpoints/tiny-llava")
-    args = ["--cores", "1", "--configfile", "config/long.yaml", "--replace-workflow-config"]
-    target = "results/cells/tiny-llava/okvqa/finetune/seed0/train.json"
+    args = ["--cores", "1", "--configfile", "config/long.yaml", "--replace-workflow-config",
+            "results/cells/tiny-llava/okvqa/finetune/seed0/train.json"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    first = subprocess.Popen([sys.executable, "-m", "snakemake", *args, target], cwd=work, env=env,
+    first = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=work, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cell = work / "results/cells/tiny-llava/okvqa/finetune/seed0"
     deadline = time.time() + 120
-    while not list((work / "results/cells").rglob("step-*.json")):  # the first is mid-cell
+    while not list((cell / "checkpoints").glob("step-*.json")):  # the first is mid-cell
         assert first.poll() is None and time.time() < deadline, first.communicate()[0][-3000:]
         time.sleep(0.05)
-    plain = snakemake([*args, target], cwd=work, check=False)  # sees the running job's outputs as incomplete
-    # --rerun-incomplete (the SLURM profile sets it) gets past that to the lock, which refuses
-    second = snakemake([*args, "--rerun-incomplete", target], cwd=work, check=False)
-    assert plain.returncode != 0 and "IncompleteFilesException" in plain.stderr, plain.stderr[-3000:]
-    output, _ = first.communicate(timeout=300)
-    assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr, second.stderr[-3000:]
-    lost = int(first.returncode != 0 or not (work / target).exists())
+
+    plain = snakemake(args, cwd=work, check=False)
+    forced = snakemake([*args, "--rerun-incomplete"], cwd=work, check=False)  # as the SLURM profile runs
+    assert first.poll() is None, "the first invocation ended before the others were tried"
+    assert plain.returncode != 0 and re.search("IncompleteFilesException|cannot be locked", plain.stderr), plain.stderr
+    assert forced.returncode != 0 and "cannot be locked" in forced.stderr, forced.stderr[-3000:]
+
+    [job] = processes_running(f"{work}/scripts/train.py")
+    os.kill(job, signal.SIGKILL)  # the job dies (a lost node); Snakemake reports it failed
+    output, _ = first.communicate(timeout=120)
+    assert first.returncode != 0 and not (cell / "train.json").exists(), output[-3000:]
+    saved = max(json.loads(p.read_text())["step"] for p in (cell / "checkpoints").glob("step-*.json"))
+
+    snakemake(["--rerun-incomplete", *args], cwd=work)
+    lost = int(not (cell / "train.json").exists() or json.loads((cell / "train.json").read_text())["steps"] != 1000)
     record_property("results_lost", lost)
-    assert lost == 0, output[-3000:]
-    assert json.loads((work / target).read_text())["steps"] == 1000
+    assert lost == 0
+    log = (work / "results/logs/train/tiny-llava/okvqa/finetune/seed0.log").read_text()
+    assert f"resuming from checkpoint step-{saved:06d}.pt" in log, log[-3000:]
+    assert not (cell / "checkpoints").exists()
+
+
+def processes_running(script_path: str) -> list[int]:
+    """Pids of Python processes running script_path (read from /proc: no procps needed; the shell that
+    Snakemake started it from is not one of them)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0") if entry.name.isdigit() else []
+        except OSError:  # the process ended while we looked
+            continue
+        if len(argv) > 1 and Path(argv[0]).name.startswith("python") and argv[1] == script_path:
+            found.append(int(entry.name))
+    return found
