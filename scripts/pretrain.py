@@ -14,6 +14,9 @@ parser.add_argument("--tasks", nargs="+", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--state-dir", help="where each stage checkpoints (a rerun resumes from it; removed on success)")
+parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (0: never)")
 args = parser.parse_args()
 run(lambda: print(json.dumps(pretrain(args.backbone, args.backbone_config, args.data, args.out, args.tasks,
-                                      seed=args.seed, threads=args.threads))), f"pretrain {args.backbone}")
+                                      seed=args.seed, threads=args.threads,
+                                      state_dir=args.state_dir, checkpoint_every=args.checkpoint_every))), f"pretrain {args.backbone}")

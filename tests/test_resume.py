@@ -203,6 +203,37 @@ def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrup
     assert "resuming" not in rerun.stderr and (out / "train.json").exists()
 
 
+def test_pretraining_killed_in_its_second_stage_resumes_bitwise(smoke_inputs, tmp_path, record_property):
+    data, _, backbone = smoke_inputs
+    backbone = {**backbone, "pretrain": {**backbone["pretrain"], "stages": [{"tasks": ["gqa"], "steps": 10},
+                                                                             {"tasks": "all", "steps": 30}]}}
+
+    def args(out):
+        return ["--backbone", "tiny-llava", "--backbone-config", json.dumps(backbone), "--data", data,
+                "--tasks", *SMOKE["data"]["pretrain_tasks"], "--out", out / "model", "--state-dir", out / "state",
+                "--checkpoint-every", 5]
+
+    reference, out = tmp_path / "reference", tmp_path / "killed"
+    script("pretrain.py", *args(reference))
+    proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "pretrain.py"), *map(str, args(out))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((out / "state/stage2").glob("step-*.json")):  # stage 1 finished, stage 2 under way
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    rerun = script("pretrain.py", *args(out))
+    stage1, stage2 = [int(s) for s in re.findall(r"resuming from checkpoint step-(\d+)\.pt", rerun.stderr)]
+    assert stage1 == 10 and 0 < stage2 < 30  # stage 1 from its finished state, stage 2 from mid-way
+    files = ("model.safetensors", "pretrain.json", "pretrain_log.csv")
+    lost = sum((out / "model" / f).read_bytes() != (reference / "model" / f).read_bytes() for f in files)
+    record_property("results_lost", lost)
+    assert lost == 0
+    assert not (out / "state").exists() and not (reference / "state").exists()
+
+
 def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(smoke_inputs, tmp_path, record_property):
     """While a cell runs, a second `snakemake` on the directory is refused (incomplete outputs, or the lock);
     when the job then dies, Snakemake deletes its declared outputs but not its checkpoints: the rerun resumes."""

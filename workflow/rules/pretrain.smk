@@ -12,10 +12,13 @@ rule pretrain:
         backbone=lambda w: as_json(BACKBONES[w.backbone]),
         tasks=lambda w: pretrain_tasks_of(w.backbone),
         seed=config["seeds"][0],
+        # outside the output directory, which Snakemake deletes when the job fails
+        state=lambda w: f"results/pretrain_state/{w.backbone}",
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
+        checkpoint_every=config["checkpoint_every"],  # not a param: changes no result
     log:
         "results/logs/pretrain/{backbone}.log",
     benchmark:
@@ -25,7 +28,7 @@ rule pretrain:
     shell:
         "python {params.script} --backbone {wildcards.backbone} --backbone-config {params.backbone}"
         " --data {input.data} --tasks {params.tasks} --out {output} --seed {params.seed}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads} --state-dir {params.state} --checkpoint-every {resources.checkpoint_every} > {log} 2>&1"
 
 
 # Compute nodes of many clusters have no internet: downloads run on the submitting host.

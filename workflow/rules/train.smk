@@ -10,7 +10,6 @@ rule train:
         script=script_path("train.py"),
         results=lambda w, input: str(Path(input.tracking).parent),
         experiment=config["mlflow"]["experiment"],
-        checkpoint_every=config["checkpoint_every"],
         backbone=lambda w: as_json(BACKBONES[w.backbone]),
         method=lambda w: as_json(config["methods"][w.method]),
         training=as_json(config["training"]),
@@ -21,6 +20,8 @@ rule train:
         mem_mb=lambda w: resource(w.backbone, "mem_mb", 8000),
         runtime=lambda w: resource(w.backbone, "runtime", 120),
         gpu=lambda w: resource(w.backbone, "gpu", 0),
+        # not a param: how often a cell checkpoints changes no result, so editing it reruns nothing
+        checkpoint_every=config["checkpoint_every"],
     log:
         "results/logs/train/{backbone}/{target}/{method}/seed{seed}.log",
     benchmark:
@@ -33,4 +34,4 @@ rule train:
         " --pretrained {input.pretrained} --out {params.out} --backbone-config {params.backbone}"
         " --method-config {params.method} --training {params.training} --layer {params.layer}"
         " --results {params.results} --experiment {params.experiment} --threads {threads}"
-        " --checkpoint-every {params.checkpoint_every} > {log} 2>&1"
+        " --checkpoint-every {resources.checkpoint_every} > {log} 2>&1"

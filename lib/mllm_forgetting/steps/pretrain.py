@@ -8,19 +8,25 @@ like a hub checkpoint. Its zero-shot validation accuracy is recorded.
 """
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 from ..data import read_vocabulary
 from ..methods import FineTune, TuneContext
 from ..models import build_backbone
 from ..training.batches import Encoded
+from ..training.checkpoint import Checkpointer
 from ..training.loop import TrainSettings, train
 from .common import encode_task, save_log, setup_torch, template_words, write_json
 from .scoring import score_tasks
 
 
 def pretrain(name: str, backbone_cfg: dict, data_dir: str, out_dir: str, tasks: list[str], *, seed: int = 0,
-             threads: int = 1, eval_batch_size: int = 100) -> dict:
+             threads: int = 1, eval_batch_size: int = 100, state_dir: str | None = None,
+             checkpoint_every: int = 50) -> dict:
+    """Pre-train and save phi. With state_dir each stage checkpoints there every `checkpoint_every` steps and
+    once finished, so a killed run resumes mid-stage or after its last finished stage (bitwise on CPU)."""
     device = setup_torch(threads)
     import torch
 
@@ -40,8 +46,10 @@ def pretrain(name: str, backbone_cfg: dict, data_dir: str, out_dir: str, tasks: 
             raise ValueError(f"pretrain stage {i} names tasks outside the pre-trained tasks: {sorted(missing)}")
         data = Encoded.concat([encoded[t] for t in stage["tasks"]])
         settings = TrainSettings.from_config({**cfg, "steps": stage["steps"]}, seed + i)
+        label = f"pretrain {name} stage {i + 1} ({'+'.join(stage['tasks'])})"
+        checkpointer = stage_checkpointer(state_dir, i, checkpoint_every, name, backbone_cfg, tasks, seed, label)
         stage_rows = train(model, method, ctx, data, settings, pad_id=processor.tokenizer.pad_token_id,
-                           device=device, label=f"pretrain {name} stage {i + 1} ({'+'.join(stage['tasks'])})")
+                           device=device, label=label, checkpointer=checkpointer, final_checkpoint=True)
         rows += [{**r, "step": r["step"] + done} for r in stage_rows]
         done += stage["steps"]
     out = Path(out_dir)
@@ -54,7 +62,18 @@ def pretrain(name: str, backbone_cfg: dict, data_dir: str, out_dir: str, tasks: 
                "final_loss": rows[-1]["loss"], "val_scores": {t: s["score"] for t, s in scores.items()},
                "val_mean_score": sum(s["score"] for s in scores.values()) / len(scores)}
     write_json(out / "pretrain.json", summary)
+    if state_dir:
+        shutil.rmtree(state_dir, ignore_errors=True)  # phi is saved: a forced rerun starts afresh
     return summary
+
+
+def stage_checkpointer(state_dir, index: int, every: int, name: str, backbone_cfg: dict, tasks: list[str],
+                       seed: int, label: str) -> Checkpointer | None:
+    if not state_dir:
+        return None
+    facts = {"backbone": name, "stage": index, "backbone_config": backbone_cfg, "tasks": tasks, "seed": seed}
+    return Checkpointer(Path(state_dir) / f"stage{index + 1}", every, json.loads(json.dumps(facts, sort_keys=True)),
+                        label=label)
 
 
 def pretrain_stages(cfg: dict, tasks: list[str]) -> list[dict]:

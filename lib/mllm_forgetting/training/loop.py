@@ -81,13 +81,15 @@ def optimizer_step(model, method, ctx, batch: dict, optimizer, grad_clip: float,
 
 
 def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id: int, device, label: str,
-          on_log=None, checkpointer: Checkpointer | None = None, replay_log: bool = True) -> list[dict]:
+          on_log=None, checkpointer: Checkpointer | None = None, replay_log: bool = True,
+          final_checkpoint: bool = False) -> list[dict]:
     """Run `settings.steps` optimizer steps; return the log rows (every `log_every` steps and the last).
 
     With a checkpointer the run saves its whole state every `checkpointer.every` steps, resumes from the
     newest intact checkpoint, and on SIGTERM/SIGUSR1 (a scheduler's notice) checkpoints and raises
     Preempted; a resumed run ends bitwise where an uninterrupted one does. replay_log: pass the rows
-    restored from a checkpoint to on_log (False when the log already holds them).
+    restored from a checkpoint to on_log (False when the log already holds them). final_checkpoint: also
+    save the finished state (a multi-stage run resumes after its completed stages).
     """
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -123,6 +125,8 @@ def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id:
             if stop.signal:
                 raise Preempted(f"{stop.signal} after step {step + 1} of {settings.steps}; "
                                 + ("checkpoint saved, a rerun resumes from it" if checkpointer else "no checkpoint"))
+    if checkpointer and final_checkpoint and start < settings.steps:
+        checkpointer.save(settings.steps, run.state(settings.steps, rows))
     model.eval()
     return rows
 
