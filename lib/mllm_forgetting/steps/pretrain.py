@@ -8,7 +8,6 @@ like a hub checkpoint. Its zero-shot validation accuracy is recorded.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -72,8 +71,7 @@ def stage_checkpointer(state_dir, index: int, every: int, name: str, backbone_cf
     if not state_dir:
         return None
     facts = {"backbone": name, "stage": index, "backbone_config": backbone_cfg, "tasks": tasks, "seed": seed}
-    return Checkpointer(Path(state_dir) / f"stage{index + 1}", every, json.loads(json.dumps(facts, sort_keys=True)),
-                        label=label)
+    return Checkpointer(Path(state_dir) / f"stage{index + 1}", every, facts, label=label)
 
 
 def pretrain_stages(cfg: dict, tasks: list[str]) -> list[dict]:

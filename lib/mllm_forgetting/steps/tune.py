@@ -1,7 +1,6 @@
 """train: tune the pre-trained backbone on one target task with one method (one cell of the grid)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -74,9 +73,8 @@ def tune_cell(cell: Cell, backbone_cfg: dict, method_cfg: dict, training_cfg: di
 
 
 def run_fingerprint(cell: Cell, backbone_cfg: dict, method_cfg: dict, settings: TrainSettings, method) -> dict:
-    """What a checkpoint must match to be resumed by this cell (JSON-normalised, as manifests store it)."""
-    facts = {"backbone": cell.backbone, "target": cell.target, "method": cell.method, "seed": cell.seed,
-             "backbone_config": backbone_cfg, "method_config": method_cfg, "training": settings.__dict__,
-             "trainable_shapes": [list(p.shape) for p in method.params]}
-    return json.loads(json.dumps(facts, sort_keys=True))
+    """What a checkpoint must match to be resumed by this cell."""
+    return {"backbone": cell.backbone, "target": cell.target, "method": cell.method, "seed": cell.seed,
+            "backbone_config": backbone_cfg, "method_config": method_cfg, "training": settings.__dict__,
+            "trainable_shapes": [list(p.shape) for p in method.params]}
 

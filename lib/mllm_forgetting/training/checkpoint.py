@@ -41,6 +41,8 @@ class Checkpointer:
 
     def __post_init__(self):
         self.directory = Path(self.directory)
+        # compared with the copy a manifest stores: normalised the same way (tuples -> lists, sorted keys)
+        self.fingerprint = json.loads(json.dumps(self.fingerprint, sort_keys=True))
 
     def due(self, step: int) -> bool:
         """Whether the state after `step` (0-based) completes a checkpoint interval."""
