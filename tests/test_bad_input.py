@@ -208,6 +208,7 @@ def test_truncated_dataset_file(runs, world):
 def test_non_finite_loss(runs, world):
     line = script_error(runs["non_finite"], f"cell {CELL}")
     assert re.search(r"non-finite task loss \((nan|inf|-inf)\) at step \d+; lower the learning rate$", line), line
+    assert line.count(CELL) == 1, line  # the loop's label is the cell: not repeated by the script's context
     assert not (world / "out/non_finite/train.json").exists()
 
 

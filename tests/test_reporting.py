@@ -104,3 +104,36 @@ def test_alpha_comes_from_method_options_then_the_cell_name():
     assert alpha_of({"method": "gm_small", "options": {"alpha": 0.3}}) == 0.3
     assert alpha_of({"method": "mdgd_gm_0.5", "options": {}}) == 0.5
     assert alpha_of({"method": "finetune"}) is None
+
+
+# ---------------------------------------------------------------------------- run profile
+
+def _bench(path, *seconds):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"{s}\t0:00:{int(s):02d}\t{100 + i}\t1\t1\t1\t0\t0\t50\t{s}\n" for i, s in enumerate(seconds))
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n" + rows)
+
+
+def test_run_profile_groups_training_by_method_and_reads_the_newest_row(tmp_path):
+    from mllm_forgetting.reporting.run_profile import format_profile, job_table, profile
+
+    _bench(tmp_path / "pretrain/tiny.tsv", 50.0)
+    _bench(tmp_path / "train/tiny/caption/mdgd/seed0.tsv", 30.0)
+    _bench(tmp_path / "train/tiny/okvqa/mdgd/seed0.tsv", 99.0, 10.0)  # rerun: the last row counts
+    _bench(tmp_path / "train/tiny/okvqa/lora/seed0.tsv", 5.0)
+    _bench(tmp_path / "evaluate/tiny/okvqa/lora/seed0.tsv", 5.0)
+    table = profile(job_table(tmp_path))
+    assert list(table.index) == ["pretrain", "train/mdgd", "evaluate", "train/lora"]  # largest first
+    assert table.loc["train/mdgd", "jobs"] == 2 and table.loc["train/mdgd", "seconds"] == 40.0
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert table.loc["pretrain", "share"] == pytest.approx(50 / 100)
+    text = format_profile(table, cores=2)
+    assert "| train/mdgd | 2 | 40 | 40.0% | 20.0 | 30.0 |" in text
+    assert "100 job-seconds over 2 cores" in text
+
+
+def test_run_profile_without_benchmarks_says_so(tmp_path):
+    from mllm_forgetting.reporting.run_profile import job_table
+
+    with pytest.raises(ValueError, match="no benchmark files"):
+        job_table(tmp_path)

@@ -100,3 +100,30 @@ def test_bad_config_fails_with_a_clear_message(tmp_path, edit, message):
     proc = snakemake(["-n", "--configfile", "config/bad.yaml", "--replace-workflow-config"], cwd=work, check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+
+
+def test_run_profile_reads_the_runs_benchmarks(smoke_run):
+    from conftest import script
+
+    out = script("run_profile.py", "--benchmarks", smoke_run / "results/benchmarks").stdout
+    trained = len(BACKBONES) * len(TARGETS)
+    assert re.search(rf"^\| train/mdgd \| {trained} \| \d+ \| [\d.]+% \|", out, re.M), out
+    assert re.search(r"^\| pretrain \| 2 \|", out, re.M), out
+    assert "job-seconds over 2 cores" in out
+
+
+def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
+    """It runs and reports every method and the passes of an MDGD step (a benchmark: nothing timed is asserted)."""
+    from conftest import script
+
+    out = script("benchmark_step.py", "--config", "config/smoke.yaml", "--backbones", "tiny-llava", "--steps", "1",
+                 "--batch-size", "8", cwd=smoke_run).stdout
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert [s["backbone"] for s in summary] == ["tiny-llava"]
+    for key in ("mdgd_vs_finetune_time", "mdgd_vs_finetune_peak_mem", "mdgd_gm_vs_finetune_time",
+                "mdgd_gm_vs_finetune_optimizer_state"):
+        assert summary[0][key] > 0, key
+    assert summary[0]["mdgd_gm_vs_finetune_optimizer_state"] < 1  # AdamW state only for the selected tensors
+    for method in ("finetune", "lora", "mdgd", "mdgd_sequential", "mdgd_no_align", "mdgd_gm"):
+        assert re.search(rf"^\| {method} \| [\d.]+ \|", out, re.M), method
+    assert re.search(r"passes \(median ms\): forward theta [\d.]+, forward phi [\d.]+, backward g theta", out), out

@@ -31,14 +31,18 @@ def run(main, context: str = "") -> None:
     """Call main(); expected failures print `error: <context>: <cause>` and exit 1 (set MLLMF_DEBUG=1 for the traceback)."""
     import os
 
-    prefix = f"{context}: " if context else ""
     try:
         main()
     except Preempted as err:  # SIGTERM/SIGUSR1: state saved; 128 + 15 like a process the signal ended
-        print(f"stopped: {prefix}{err}", file=sys.stderr)
+        print(f"stopped: {_in_context(context, str(err))}", file=sys.stderr)
         sys.exit(143)
     except EXPECTED_ERRORS as err:
         if os.environ.get("MLLMF_DEBUG"):
             raise
-        print(f"error: {prefix}{describe(err)}", file=sys.stderr)
+        print(f"error: {_in_context(context, describe(err))}", file=sys.stderr)
         sys.exit(1)
+
+
+def _in_context(context: str, text: str) -> str:
+    """`<context>: <text>`, unless the text already starts with the context (a training loop's label)."""
+    return text if not context or text.startswith(context) else f"{context}: {text}"

@@ -23,6 +23,7 @@ from ..data import read_vocabulary
 from ..methods import make_method
 from ..models import build_backbone
 from ..training.batches import encode, to_device, training_batch
+from ..training.forward import forward_vl
 from ..training.loop import optimizer_step
 from .common import load_rows, setup_torch, template_words, tune_context
 
@@ -47,7 +48,7 @@ def benchmark_backbone(name: str, backbone_cfg: dict, data_dir: str, *, task: st
     enc = encode(rows, processor, backbone_cfg["prompt"])
     batch = to_device(training_batch(enc, np.arange(len(enc)), np.random.default_rng(seed),
                                      processor.tokenizer.pad_token_id), device)
-    results = {}
+    results, phases = {}, None
     for cell, spec in BENCHMARKED.items():
         model = copy.deepcopy(base).to(device)
         options = {k: v for k, v in spec.items() if k != "type"}
@@ -72,8 +73,54 @@ def benchmark_backbone(name: str, backbone_cfg: dict, data_dir: str, *, task: st
         results[cell] = {"step_s": statistics.median(times), "peak_bytes": _peak_bytes(step, model, method, optimizer, device),
                          "optimizer_state_bytes": _optimizer_bytes(optimizer),
                          "trainable_elements": sum(p.numel() for p in method.params)}
-        del model, method, optimizer
-    return {"backbone": name, "device": str(device), "batch_size": batch_size, "steps": steps, "methods": results}
+        if cell == "mdgd":
+            phases = mdgd_phases(model, method, ctx, batch, steps=steps, warmup=warmup, device=device)
+        model = method = optimizer = None  # this method's tensors freed before the next one's
+    return {"backbone": name, "device": str(device), "batch_size": batch_size, "steps": steps, "methods": results,
+            "mdgd_phases": phases}
+
+
+def mdgd_phases(model, method, ctx, batch, *, steps: int, warmup: int, device) -> dict:
+    """Median seconds of each pass of an MDGD step (joint schedule) and of a fine-tuning step's two passes.
+
+    Why a step costs what it does: two forward passes (theta, phi) and four backward passes (g and h of
+    each model) against fine-tuning's one forward and one backward.
+    """
+    from ..methods.mdgd import _two_gradients
+    from ..methods.shared import phi_weights
+
+    layer, image_token = ctx.representation_layer, ctx.image_token_id
+    times: dict[str, list[float]] = {}
+
+    def timed(key, fn):
+        _sync(device)
+        start = time.perf_counter()
+        out = fn()
+        _sync(device)
+        times.setdefault(key, []).append(time.perf_counter() - start)
+        return out
+
+    def phi_forward():
+        with method.frozen.replay(), phi_weights(model, method.names, method.phi_params):
+            return forward_vl(model, batch, image_token, layer)
+
+    def phi_backward():
+        with phi_weights(model, method.names, method.phi_params):
+            return _two_gradients(loss_phi, lv, method.phi_params)
+
+    grad = torch.autograd.grad
+    for _ in range(warmup + steps):
+        with method.frozen.record():
+            loss_theta, z_theta = timed("forward theta", lambda: forward_vl(model, batch, image_token, layer))
+        loss_phi, z_phi = timed("forward phi", phi_forward)
+        lv = (z_phi - z_theta).abs().mean()
+        timed("backward g theta", lambda: grad(loss_theta, method.params, retain_graph=True))
+        timed("backward h theta", lambda: grad(lv, method.params, retain_graph=True))
+        timed("backward g and h phi", phi_backward)
+        loss_theta = z_theta = loss_phi = z_phi = lv = None  # both graphs freed before fine-tuning's passes
+        loss = timed("fine-tuning forward", lambda: forward_vl(model, batch, image_token, layer, need_visual=False)[0])
+        timed("fine-tuning backward", lambda: grad(loss, method.params))
+    return {k: statistics.median(v[warmup:]) for k, v in times.items()}
 
 
 def ratios(result: dict) -> dict:
@@ -100,6 +147,9 @@ def format_table(result: dict) -> str:
         lines.append(f"| {cell} | {1000 * r['step_s']:.1f} | {r['step_s'] / ft['step_s']:.2f} | "
                      f"{r['peak_bytes'] / 1e6:.1f} | {r['peak_bytes'] / ft['peak_bytes']:.2f} | "
                      f"{r['optimizer_state_bytes'] / 1e6:.2f} |")
+    phases = result.get("mdgd_phases")
+    if phases:
+        lines.append("\npasses (median ms): " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in phases.items()))
     return "\n".join(lines)
 
 

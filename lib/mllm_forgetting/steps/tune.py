@@ -49,7 +49,7 @@ def tune_cell(cell: Cell, backbone_cfg: dict, method_cfg: dict, training_cfg: di
             data = encode_task(data_dir, cell.target, "train", processor, backbone_cfg["prompt"],
                                backbone_cfg.get("image_resize"))
             rows = train(model, method, ctx, data, settings, pad_id=processor.tokenizer.pad_token_id, device=device,
-                         label=cell.name, checkpointer=checkpointer, on_log=tracker.log_step if tracker else None,
+                         label=f"cell {cell.name}", checkpointer=checkpointer, on_log=tracker.log_step if tracker else None,
                          replay_log=resumed_run is None or tracker.run_id != resumed_run)
             model_dir = str(out / "model")
             method.export(model).save_pretrained(model_dir)
