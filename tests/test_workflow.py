@@ -126,4 +126,7 @@ def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
     assert summary[0]["mdgd_gm_vs_finetune_optimizer_state"] < 1  # AdamW state only for the selected tensors
     for method in ("finetune", "lora", "mdgd", "mdgd_sequential", "mdgd_no_align", "mdgd_gm"):
         assert re.search(rf"^\| {method} \| [\d.]+ \|", out, re.M), method
-    assert re.search(r"passes \(median ms\): forward theta [\d.]+, forward phi [\d.]+, backward g theta", out), out
+    assert re.search(r"passes of a finetune step \(median ms\): forward [\d.]+, backward [\d.]+$", out, re.M), out
+    assert re.search(r"passes of a mdgd step \(median ms\): forward theta [\d.]+, forward phi [\d.]+, "
+                     r"backward theta \(g, h\) [\d.]+, backward phi \(g, h\) [\d.]+, gradient algebra [\d.]+$",
+                     out, re.M), out

@@ -1,6 +1,7 @@
 """What every tuning method provides: which parameters it trains and how one step sets their gradients."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch.nn as nn
@@ -32,9 +33,15 @@ class Method:
 
     def step(self, model: nn.Module, batch: dict, ctx: TuneContext) -> dict[str, float]:
         """Set `.grad` on `self.params` for one minibatch; return values to log (at least `loss`)."""
-        loss, _ = forward_vl(model, batch, ctx.image_token_id, need_visual=False)
-        loss.backward()
+        with self.phase("forward"):
+            loss, _ = forward_vl(model, batch, ctx.image_token_id, need_visual=False)
+        with self.phase("backward"):
+            loss.backward()
         return {"loss": loss.detach()}
+
+    def phase(self, name: str):
+        """Context around one pass of a step. Does nothing; the step benchmark sets a timer in its place."""
+        return nullcontext()
 
     def state_dict(self) -> dict:
         """State the method carries between steps (checkpointed with the optimizer); none by default."""

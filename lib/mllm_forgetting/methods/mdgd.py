@@ -45,13 +45,15 @@ class MDGD(Method):
         if self.schedule == "sequential":
             return self._sequential_gradients(model, batch, ctx)
         layer = ctx.representation_layer
-        with self.frozen.record():
+        with self.phase("forward theta"), self.frozen.record():
             loss_theta, z_theta = forward_vl(model, batch, ctx.image_token_id, layer)
-        with self.frozen.replay(), phi_weights(model, self.names, self.phi_params):
+        with self.phase("forward phi"), self.frozen.replay(), phi_weights(model, self.names, self.phi_params):
             loss_phi, z_phi = forward_vl(model, batch, ctx.image_token_id, layer)
         lv = (z_phi - z_theta).abs().mean()
-        g_theta, h_theta = _two_gradients(loss_theta, lv, self.params)
-        with phi_weights(model, self.names, self.phi_params):  # recomputed activations must be phi's
+        with self.phase("backward theta (g, h)"):
+            g_theta, h_theta = _two_gradients(loss_theta, lv, self.params)
+        # recomputed activations (gradient checkpointing) must be phi's
+        with self.phase("backward phi (g, h)"), phi_weights(model, self.names, self.phi_params):
             g_phi, h_phi = _two_gradients(loss_phi, lv, self.phi_params)
         return loss_theta.detach(), lv.detach(), g_theta, h_theta, g_phi, h_phi
 
@@ -62,25 +64,31 @@ class MDGD(Method):
         released before phi's is built: phi's states first come from a pass without a graph.
         """
         layer = ctx.representation_layer
-        with self.frozen.record():
+        with self.phase("forward theta"), self.frozen.record():
             loss_theta, z_theta = forward_vl(model, batch, ctx.image_token_id, layer)
-        with torch.no_grad(), self.frozen.replay(), phi_weights(model, self.names, self.phi_params):
+        with self.phase("forward phi, no graph"), torch.no_grad(), self.frozen.replay(), \
+                phi_weights(model, self.names, self.phi_params):
             _, z_phi = forward_vl(model, batch, ctx.image_token_id, layer)
         lv = (z_phi - z_theta).abs().mean()
-        g_theta, h_theta = _two_gradients(loss_theta, lv, self.params, keep_graph=False)
+        with self.phase("backward theta (g, h)"):
+            g_theta, h_theta = _two_gradients(loss_theta, lv, self.params, keep_graph=False)
         z_theta, loss_theta = z_theta.detach(), loss_theta.detach()
         with self.frozen.replay(), phi_weights(model, self.names, self.phi_params):
-            loss_phi, z_phi = forward_vl(model, batch, ctx.image_token_id, layer)
-            g_phi, h_phi = _two_gradients(loss_phi, (z_phi - z_theta).abs().mean(), self.phi_params, keep_graph=False)
+            with self.phase("forward phi"):
+                loss_phi, z_phi = forward_vl(model, batch, ctx.image_token_id, layer)
+            with self.phase("backward phi (g, h)"):
+                g_phi, h_phi = _two_gradients(loss_phi, (z_phi - z_theta).abs().mean(), self.phi_params,
+                                              keep_graph=False)
         return loss_theta, lv.detach(), g_theta, h_theta, g_phi, h_phi
 
     def step(self, model, batch, ctx):
         loss, lv, g_theta, h_theta, g_phi, h_phi = self.gradients(model, batch, ctx)
-        g_theta_bar, g_phi_bar = decouple(g_theta, h_theta, self.scope), decouple(g_phi, h_phi, self.scope)
-        g_tilde = regulariser(g_theta_bar, g_phi_bar, self.scope)
-        for p, u in zip(self.params, mdgd_update(g_theta, h_theta, g_tilde, self.align)):
-            p.grad = u
-        cos = tensor_cosines(g_theta_bar, g_phi_bar)
+        with self.phase("gradient algebra"):
+            g_theta_bar, g_phi_bar = decouple(g_theta, h_theta, self.scope), decouple(g_phi, h_phi, self.scope)
+            g_tilde = regulariser(g_theta_bar, g_phi_bar, self.scope)
+            for p, u in zip(self.params, mdgd_update(g_theta, h_theta, g_tilde, self.align)):
+                p.grad = u
+            cos = tensor_cosines(g_theta_bar, g_phi_bar)
         sizes = torch.tensor([p.numel() for p in self.params], dtype=torch.float64)
         return {"loss": loss, "lv": lv, "cosine": float((cos * sizes).sum() / sizes.sum()), "fraction_updated": 1.0}
 

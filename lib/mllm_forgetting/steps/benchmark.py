@@ -2,7 +2,8 @@
 
 Every method tunes a fresh copy of the same backbone on the same minibatch; a step is what the
 training loop does (zero grads, the method's step, clipping, AdamW). Reported per method: median step
-time after warm-up, peak memory of a step and the bytes of AdamW state. Peak memory is
+time after warm-up, peak memory of a step and the bytes of AdamW state; for finetune and mdgd also the
+median time of each pass of a step (the passes a method marks with `Method.phase`). Peak memory is
 torch.cuda.max_memory_allocated on a GPU; on the CPU it is the tensors alive before the step
 (weights, phi's copy, gradients, optimizer state) plus the largest rise during it, read from the
 PyTorch profiler's memory timeline.
@@ -14,6 +15,7 @@ import json
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,6 @@ from ..data import read_vocabulary
 from ..methods import make_method
 from ..models import build_backbone
 from ..training.batches import encode, to_device, training_batch
-from ..training.forward import forward_vl
 from ..training.loop import optimizer_step
 from .common import load_rows, setup_torch, template_words, tune_context
 
@@ -36,6 +37,7 @@ BENCHMARKED = {
     "mdgd_no_align": {"type": "mdgd", "align": False},
     "mdgd_gm": {"type": "mdgd_gm", "alpha": 0.1},
 }
+PASSES_TIMED = ("finetune", "mdgd")  # why an MDGD step costs what it does: its passes against fine-tuning's
 
 
 def benchmark_backbone(name: str, backbone_cfg: dict, data_dir: str, *, task: str = "okvqa", batch_size: int = 32,
@@ -48,7 +50,7 @@ def benchmark_backbone(name: str, backbone_cfg: dict, data_dir: str, *, task: st
     enc = encode(rows, processor, backbone_cfg["prompt"])
     batch = to_device(training_batch(enc, np.arange(len(enc)), np.random.default_rng(seed),
                                      processor.tokenizer.pad_token_id), device)
-    results, phases = {}, None
+    results = {}
     for cell, spec in BENCHMARKED.items():
         model = copy.deepcopy(base).to(device)
         options = {k: v for k, v in spec.items() if k != "type"}
@@ -73,54 +75,32 @@ def benchmark_backbone(name: str, backbone_cfg: dict, data_dir: str, *, task: st
         results[cell] = {"step_s": statistics.median(times), "peak_bytes": _peak_bytes(step, model, method, optimizer, device),
                          "optimizer_state_bytes": _optimizer_bytes(optimizer),
                          "trainable_elements": sum(p.numel() for p in method.params)}
-        if cell == "mdgd":
-            phases = mdgd_phases(model, method, ctx, batch, steps=steps, warmup=warmup, device=device)
+        if cell in PASSES_TIMED:  # after the step timings, which the timer's synchronisation would perturb on a GPU
+            timer = PassTimer(device)
+            method.phase = timer
+            for _ in range(steps):
+                step()
+            results[cell]["passes_s"] = timer.medians()
         model = method = optimizer = None  # this method's tensors freed before the next one's
-    return {"backbone": name, "device": str(device), "batch_size": batch_size, "steps": steps, "methods": results,
-            "mdgd_phases": phases}
+    return {"backbone": name, "device": str(device), "batch_size": batch_size, "steps": steps, "methods": results}
 
 
-def mdgd_phases(model, method, ctx, batch, *, steps: int, warmup: int, device) -> dict:
-    """Median seconds of each pass of an MDGD step (joint schedule) and of a fine-tuning step's two passes.
+class PassTimer:
+    """Set as a method's `phase`: times each named pass of its steps (forward, backward, ...)."""
 
-    Why a step costs what it does: two forward passes (theta, phi) and four backward passes (g and h of
-    each model) against fine-tuning's one forward and one backward.
-    """
-    from ..methods.mdgd import _two_gradients
-    from ..methods.shared import phi_weights
+    def __init__(self, device):
+        self.device, self.times = device, {}
 
-    layer, image_token = ctx.representation_layer, ctx.image_token_id
-    times: dict[str, list[float]] = {}
-
-    def timed(key, fn):
-        _sync(device)
+    @contextmanager
+    def __call__(self, name: str):
+        _sync(self.device)
         start = time.perf_counter()
-        out = fn()
-        _sync(device)
-        times.setdefault(key, []).append(time.perf_counter() - start)
-        return out
+        yield
+        _sync(self.device)
+        self.times.setdefault(name, []).append(time.perf_counter() - start)
 
-    def phi_forward():
-        with method.frozen.replay(), phi_weights(model, method.names, method.phi_params):
-            return forward_vl(model, batch, image_token, layer)
-
-    def phi_backward():
-        with phi_weights(model, method.names, method.phi_params):
-            return _two_gradients(loss_phi, lv, method.phi_params)
-
-    grad = torch.autograd.grad
-    for _ in range(warmup + steps):
-        with method.frozen.record():
-            loss_theta, z_theta = timed("forward theta", lambda: forward_vl(model, batch, image_token, layer))
-        loss_phi, z_phi = timed("forward phi", phi_forward)
-        lv = (z_phi - z_theta).abs().mean()
-        timed("backward g theta", lambda: grad(loss_theta, method.params, retain_graph=True))
-        timed("backward h theta", lambda: grad(lv, method.params, retain_graph=True))
-        timed("backward g and h phi", phi_backward)
-        loss_theta = z_theta = loss_phi = z_phi = lv = None  # both graphs freed before fine-tuning's passes
-        loss = timed("fine-tuning forward", lambda: forward_vl(model, batch, image_token, layer, need_visual=False)[0])
-        timed("fine-tuning backward", lambda: grad(loss, method.params))
-    return {k: statistics.median(v[warmup:]) for k, v in times.items()}
+    def medians(self) -> dict[str, float]:
+        return {name: statistics.median(t) for name, t in self.times.items()}
 
 
 def ratios(result: dict) -> dict:
@@ -147,9 +127,10 @@ def format_table(result: dict) -> str:
         lines.append(f"| {cell} | {1000 * r['step_s']:.1f} | {r['step_s'] / ft['step_s']:.2f} | "
                      f"{r['peak_bytes'] / 1e6:.1f} | {r['peak_bytes'] / ft['peak_bytes']:.2f} | "
                      f"{r['optimizer_state_bytes'] / 1e6:.2f} |")
-    phases = result.get("mdgd_phases")
-    if phases:
-        lines.append("\npasses (median ms): " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in phases.items()))
+    for cell, r in m.items():
+        if "passes_s" in r:
+            lines.append(f"\npasses of a {cell} step (median ms): "
+                         + ", ".join(f"{k} {1000 * v:.1f}" for k, v in r["passes_s"].items()))
     return "\n".join(lines)
 
 
