@@ -37,6 +37,11 @@ def bounded_http():
             os.environ.pop(key, None)
 
 
+def one_line(err: BaseException) -> str:
+    """An error's message on one line, cut at 300 characters (MLflow's carry whole HTTP bodies)."""
+    return " ".join(str(err).split())[:300]
+
+
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -103,7 +108,7 @@ class CellTracker:
             with bounded_http():
                 return fn(*args, **kwargs)
         except Exception as err:  # tracking must never cost a result
-            self._go_offline(f"{type(err).__name__}: {' '.join(str(err).split())[:300]}")
+            self._go_offline(f"{type(err).__name__}: {one_line(err)}")
             return None
 
     def _go_offline(self, cause: str):

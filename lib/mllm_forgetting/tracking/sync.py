@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..cells import Cell
 from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, init_store, score_metrics, tracking_uri
-from .safe import PARAMS_FILE, bounded_http, read_json, read_state, write_state
+from .safe import PARAMS_FILE, bounded_http, one_line, read_json, read_state, write_state
 
 
 def unsynced_cells(results_dir) -> list[Path]:
@@ -31,7 +31,7 @@ def sync_results(results_dir="results", experiment: str = DEFAULT_EXPERIMENT, ec
         with bounded_http():
             init_store(results_dir, experiment)  # a new or wiped server gets the experiment first
     except Exception as err:
-        raise ConnectionError(f"MLflow at {uri} not usable: {' '.join(str(err).split())[:300]}") from err
+        raise ConnectionError(f"MLflow at {uri} not usable: {one_line(err)}") from err
     synced = failed = 0
     for cell_dir in unsynced_cells(results_dir):
         name = cell_dir.relative_to(Path(results_dir, "cells")).as_posix()
@@ -42,7 +42,7 @@ def sync_results(results_dir="results", experiment: str = DEFAULT_EXPERIMENT, ec
             echo(f"synced {name}: run {sync_cell(cell_dir, results_dir, experiment)}")
             synced += 1
         except Exception as err:  # one bad cell does not stop the others
-            echo(f"failed {name}: {type(err).__name__}: {' '.join(str(err).split())[:300]}")
+            echo(f"failed {name}: {type(err).__name__}: {one_line(err)}")
             failed += 1
     echo(f"{synced} cell(s) synced to {uri}" + (f", {failed} failed" if failed else ""))
     return synced, failed

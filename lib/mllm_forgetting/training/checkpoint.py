@@ -65,9 +65,8 @@ class Checkpointer:
     def load_latest(self) -> dict | None:
         """The newest intact checkpoint's state, or None (nothing to resume: start from scratch)."""
         for manifest_path in self._manifests():
-            try:
-                manifest = json.loads(manifest_path.read_text())
-            except (OSError, ValueError):
+            manifest = _read_manifest(manifest_path)
+            if manifest is None:
                 self._warn(f"checkpoint manifest {manifest_path.name} unreadable; trying the previous one")
                 continue
             if not self._compatible(manifest.get("fingerprint", {})):
@@ -85,11 +84,7 @@ class Checkpointer:
 
     def latest_notes(self) -> dict:
         """The notes of the newest checkpoint of this configuration ({} if none), read before resuming."""
-        for manifest_path in self._manifests():
-            try:
-                manifest = json.loads(manifest_path.read_text())
-            except (OSError, ValueError):
-                continue
+        for manifest in filter(None, map(_read_manifest, self._manifests())):
             return manifest.get("notes", {}) if manifest.get("fingerprint") == self.fingerprint else {}
         return {}
 
@@ -123,6 +118,14 @@ class Checkpointer:
 
     def _warn(self, message: str) -> None:
         warnings.warn(f"{self.label}: {message}" if self.label else message, stacklevel=3)
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """A manifest's content; None when it cannot be read or parsed (then an older checkpoint is used)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _sha256(path: Path) -> str:
