@@ -1,8 +1,9 @@
 """Where a pipeline run's time went, from the `benchmark:` files Snakemake writes (results/benchmarks/).
 
 Each heavy rule writes results/benchmarks/<rule>/<wildcards...>.tsv with the job's wall seconds (`s`),
-peak memory and CPU time. Jobs are grouped by rule, and training jobs also by method (the path's third
-wildcard after backbone and target), since methods differ in cost by integer factors.
+peak memory and CPU time; the profile sums the wall seconds. Jobs are grouped by rule, and training
+jobs also by method (the path's third wildcard after backbone and target), since methods differ in
+cost by integer factors.
 """
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ import pandas as pd
 
 
 def job_table(bench_dir) -> pd.DataFrame:
-    """One row per job: rule, group (rule, or train/<method>), path, wall seconds, peak RSS (MB)."""
+    """One row per job: its benchmark path, group (the rule, or train/<method>) and wall seconds."""
     bench_dir = Path(bench_dir)
     rows = []
     for path in sorted(bench_dir.rglob("*.tsv")):
         parts = path.relative_to(bench_dir).with_suffix("").parts
-        rule = parts[0]
-        group = f"{rule}/{parts[3]}" if rule == "train" and len(parts) >= 5 else rule
+        group = f"train/{parts[3]}" if parts[0] == "train" and len(parts) >= 5 else parts[0]
         last = pd.read_csv(path, sep="\t").iloc[-1]  # a repeated benchmark appends rows: the newest run
-        rows.append({"rule": rule, "group": group, "job": "/".join(parts), "seconds": float(last["s"]),
-                     "max_rss_mb": float(last["max_rss"]) if "max_rss" in last else float("nan")})
+        rows.append({"job": "/".join(parts), "group": group, "seconds": float(last["s"])})
     if not rows:
         raise ValueError(f"no benchmark files under {bench_dir}; run the pipeline first")
     return pd.DataFrame(rows)
