@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Forgetting table and figures for one backbone x target from its evaluated cells."""
+
 import argparse
 from pathlib import Path
 
@@ -14,5 +15,14 @@ parser.add_argument("--order", nargs="+", default=None, help="method names in ta
 parser.add_argument("--tables", default="results/tables")
 parser.add_argument("--figures", default="results/figures")
 args = parser.parse_args()
-run(lambda: aggregate([Path(c) for c in args.cells], Path(args.tables), Path(args.figures), args.backbone,
-                      args.target, order=args.order), f"aggregate {args.backbone}/{args.target}")
+run(
+    lambda: aggregate(
+        [Path(c) for c in args.cells],
+        Path(args.tables),
+        Path(args.figures),
+        args.backbone,
+        args.target,
+        order=args.order,
+    ),
+    f"aggregate {args.backbone}/{args.target}",
+)

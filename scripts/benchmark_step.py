@@ -3,12 +3,12 @@
 
 Prints a table per backbone and, last, one JSON line with the ratios against fine-tuning.
 """
+
 import argparse
 import json
 import warnings
 
 import yaml
-
 from mllm_forgetting.cli import run
 from mllm_forgetting.steps.benchmark import benchmark_backbone, format_table, ratios
 
@@ -27,8 +27,14 @@ def main():
     names = args.backbones or [n for n, b in cfg["backbones"].items() if "architecture" in b]
     summary = []
     for name in names:
-        result = benchmark_backbone(name, cfg["backbones"][name], cfg["data"]["dir"], batch_size=args.batch_size,
-                                    steps=args.steps, threads=args.threads)
+        result = benchmark_backbone(
+            name,
+            cfg["backbones"][name],
+            cfg["data"]["dir"],
+            batch_size=args.batch_size,
+            steps=args.steps,
+            threads=args.threads,
+        )
         print(format_table(result) + "\n", flush=True)
         summary.append(ratios(result))
     print(json.dumps(summary))

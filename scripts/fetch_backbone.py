@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Download a hub backbone (weights, config, processor, remote code) into its checkpoint directory."""
+
 import argparse
 import json
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Create the MLflow store and experiment once, before the cells fan out."""
+
 import argparse
 from pathlib import Path
 
@@ -15,7 +16,9 @@ args = parser.parse_args()
 
 def main():
     experiment_id = init_store(args.results, args.experiment)
-    Path(args.marker).write_text(f"{tracking_uri(args.results)}\nexperiment {args.experiment} id {experiment_id}\n")
+    Path(args.marker).write_text(
+        f"{tracking_uri(args.results)}\nexperiment {args.experiment} id {experiment_id}\n"
+    )
 
 
 run(main, "init_tracking")

@@ -10,6 +10,7 @@ Writes $XDG_CONFIG_HOME/snakemake/slurm/profile.yaml (~/.config/... when XDG_CON
 compete with profile.yaml (Snakemake picks one of the two arbitrarily), so it is renamed to config.yaml.old.
 Standard library only.
 """
+
 import argparse
 import os
 import re
@@ -42,8 +43,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--account", help="SLURM account to charge (default: $SLURM_ACCOUNT at run time)")
     parser.add_argument("--partition", help="SLURM partition (default: $SLURM_PARTITION at run time)")
-    parser.add_argument("--dest", type=Path, help="profile directory to write (default: $XDG_CONFIG_HOME/snakemake/slurm)",
-                        default=None)
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        help="profile directory to write (default: $XDG_CONFIG_HOME/snakemake/slurm)",
+        default=None,
+    )
     args = parser.parse_args(argv)
     for name in ("account", "partition"):
         value = getattr(args, name)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Where the last pipeline run's time went: job-seconds per rule (training per method) from results/benchmarks."""
+
 import argparse
 
 from mllm_forgetting.cli import run

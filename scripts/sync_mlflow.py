@@ -4,6 +4,7 @@
 Honours MLFLOW_TRACKING_URI like the pipeline (default: the SQLite store <results>/mlflow.db); running it
 again creates no duplicate runs.
 """
+
 import argparse
 import sys
 
@@ -11,7 +12,9 @@ from mllm_forgetting.cli import run
 from mllm_forgetting.tracking import DEFAULT_EXPERIMENT, sync_results
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--results", default="results", help="the results directory (cells under <results>/cells)")
+parser.add_argument(
+    "--results", default="results", help="the results directory (cells under <results>/cells)"
+)
 parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment of new runs")
 args = parser.parse_args()
 

@@ -13,11 +13,19 @@ SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
 
 def snakemake(args, cwd, check=True, env=None):
     """Run Snakemake with this interpreter's environment first on PATH (rules call `python`)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **(env or {}),
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -43,8 +51,14 @@ def tiny_sizes():
 
 def script(name, *args, cwd=None, env=None, check=True, timeout=600):
     """Run scripts/<name> with this interpreter; returns the CompletedProcess."""
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / name), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
@@ -56,7 +70,11 @@ def smoke_inputs(smoke_run):
 
     Returns (data_dir, pretrained_dir, backbone_config); read only (the DAG's own tests check its directory).
     """
-    return smoke_run / SMOKE["data"]["dir"], smoke_run / "results/checkpoints/tiny-llava", SMOKE["backbones"]["tiny-llava"]
+    return (
+        smoke_run / SMOKE["data"]["dir"],
+        smoke_run / "results/checkpoints/tiny-llava",
+        SMOKE["backbones"]["tiny-llava"],
+    )
 
 
 # ---------------------------------------------------------------- the fault-injection suite's summary line
@@ -75,5 +93,6 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     if FAULTS["tried"]:
-        terminalreporter.write_line(f"faults: {FAULTS['tried']} tried, {FAULTS['survived']} survived, "
-                                    f"{FAULTS['lost']} results lost")
+        terminalreporter.write_line(
+            f"faults: {FAULTS['tried']} tried, {FAULTS['survived']} survived, {FAULTS['lost']} results lost"
+        )

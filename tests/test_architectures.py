@@ -5,14 +5,13 @@ number of flattened patches per image with a grid (`image_grid_thw`) and per-tok
 LLaVA-1.5's class is the tiny-llava backbone itself. Loading options (dtype, remote code) are
 checked on a saved checkpoint.
 """
+
 import json
 
 import datasets
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from mllm_forgetting.data.benchmark import FEATURES
 from mllm_forgetting.evaluation import predict, representations
 from mllm_forgetting.methods import TuneContext, make_method
@@ -20,17 +19,33 @@ from mllm_forgetting.models import build_backbone, load_backbone, loading_option
 from mllm_forgetting.training.batches import encode, format_prompt, training_batch
 from mllm_forgetting.training.forward import visual_states
 from mllm_forgetting.training.loop import TrainSettings, train
+from PIL import Image
 
 WORDS = "what color is the circle red blue green describe image answer".split()
-QWEN = {"vision_hidden": 32, "vision_layers": 1, "text_hidden": 64, "text_layers": 2, "heads": 2,
-        "image_size": 32, "patch_size": 8}
+QWEN = {
+    "vision_hidden": 32,
+    "vision_layers": 1,
+    "text_hidden": 64,
+    "text_layers": 2,
+    "heads": 2,
+    "image_size": 32,
+    "patch_size": 8,
+}
 
 
 def rows(n=6, sizes=((32, 32), (48, 32), (32, 40))):
     rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for w, h in sizes] * (n // len(sizes))
-    cols = {"id": [str(i) for i in range(n)], "image": images, "question": ["what color is the circle"] * n,
-            "answers": [["red"], ["blue", "green"]] * (n // 2), "task": ["vqa"] * n, "kind": ["open"] * n}
+    images = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for w, h in sizes] * (
+        n // len(sizes)
+    )
+    cols = {
+        "id": [str(i) for i in range(n)],
+        "image": images,
+        "question": ["what color is the circle"] * n,
+        "answers": [["red"], ["blue", "green"]] * (n // 2),
+        "task": ["vqa"] * n,
+        "kind": ["open"] * n,
+    }
     return datasets.Dataset.from_dict(cols, features=FEATURES)
 
 
@@ -73,8 +88,16 @@ def test_methods_train_a_qwen2_vl_backbone(qwen, method):
     tuner.prepare(model, ctx)
     before = [p.detach().clone() for p in tuner.params]
     data = encode(rows(), processor, "chat", image_size=32)
-    logs = train(model, tuner, ctx, data, TrainSettings(steps=3, batch_size=4, lr=1e-2, log_every=1),
-                 pad_id=processor.tokenizer.pad_token_id, device="cpu", label=method)
+    logs = train(
+        model,
+        tuner,
+        ctx,
+        data,
+        TrainSettings(steps=3, batch_size=4, lr=1e-2, log_every=1),
+        pad_id=processor.tokenizer.pad_token_id,
+        device="cpu",
+        label=method,
+    )
     assert len(logs) == 3 and all(np.isfinite(r["loss"]) for r in logs)
     assert any(not torch.equal(a, b) for a, b in zip(before, tuner.params))
 
@@ -84,8 +107,15 @@ def test_generation_and_representations_on_qwen2_vl(qwen):
     enc = encode(rows(), processor, "chat", image_size=32)
     answers = predict(model, processor.tokenizer, enc, batch_size=4, max_new_tokens=2, device="cpu")
     assert len(answers) == 6 and all(isinstance(a, str) for a in answers)
-    visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id, layer=-1,
-                                         batch_size=4, pad_id=processor.tokenizer.pad_token_id, device="cpu")
+    visual, multimodal = representations(
+        model,
+        enc,
+        image_token_id=model.config.image_token_id,
+        layer=-1,
+        batch_size=4,
+        pad_id=processor.tokenizer.pad_token_id,
+        device="cpu",
+    )
     # a 32x32 image is 4x4 patches of 8 pixels, merged 2x2: 4 image tokens of the LM's width
     assert visual.shape == (6, 4, QWEN["text_hidden"]) and multimodal.shape == (6, QWEN["text_hidden"])
 
@@ -99,8 +129,19 @@ def test_unequal_image_token_counts_ask_for_a_fixed_image_size():
 
 
 def test_loading_options_set_dtype_and_refuse_unadapted_remote_code(tmp_path):
-    model, processor = build_backbone("llava", {"vision_hidden": 32, "vision_layers": 1, "text_hidden": 64,
-                                                "text_layers": 2, "heads": 2, "image_size": 32, "patch_size": 8}, WORDS)
+    model, processor = build_backbone(
+        "llava",
+        {
+            "vision_hidden": 32,
+            "vision_layers": 1,
+            "text_hidden": 64,
+            "text_layers": 2,
+            "heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        WORDS,
+    )
     model.save_pretrained(tmp_path / "llava")
     processor.save_pretrained(tmp_path / "llava")
     loaded, _ = load_backbone(tmp_path / "llava", **loading_options({"dtype": "bfloat16"}))
@@ -134,7 +175,11 @@ def test_gradient_checkpointing_gives_the_same_gradients(method):
                 for p in tuner.params:
                     p.add_(0.01 * torch.randn_like(p))
         data = encode(rows(), processor, "chat", image_size=32)
-        tuner.step(model, training_batch(data, np.arange(4), np.random.default_rng(0), processor.tokenizer.pad_token_id), ctx)
+        tuner.step(
+            model,
+            training_batch(data, np.arange(4), np.random.default_rng(0), processor.tokenizer.pad_token_id),
+            ctx,
+        )
         grads.append([p.grad.clone() for p in tuner.params])
         forwards.append(len(calls))
     for plain, recomputed in zip(*grads):

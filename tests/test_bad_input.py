@@ -6,6 +6,7 @@ of Python run before the script in its process. Config mistakes go through a Sna
 cells run in this process through cli.run, exactly as scripts/train.py calls it, and the checks behind the
 messages are tested directly, where they are cheap.
 """
+
 import copy
 import errno
 import json
@@ -20,7 +21,6 @@ import datasets
 import numpy as np
 import pytest
 import yaml
-
 from conftest import REPO, SMOKE, copy_workflow
 from mllm_forgetting.data import FEATURES, build_benchmark, load_split, read_vocabulary
 from mllm_forgetting.methods import METHODS
@@ -33,8 +33,10 @@ LLAVA, RESAMPLER = SMOKE["backbones"]["tiny-llava"], SMOKE["backbones"]["tiny-re
 CELL = "tiny-llava/okvqa/m/seed0"
 TRAINING = {"steps": 2, "batch_size": 2}
 # `python -c RUNNER PATCH SCRIPT ARGS...`: run PATCH, then SCRIPT as __main__ with its own argv
-RUNNER = ("import runpy, sys; exec(sys.argv[1]); sys.argv = sys.argv[2:]; "
-          "runpy.run_path(sys.argv[0], run_name='__main__')")
+RUNNER = (
+    "import runpy, sys; exec(sys.argv[1]); sys.argv = sys.argv[2:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 # A disk that fills up half-way through writing train.json, or the representations of evaluate.
 FULL_DISK_JSON = """
 import errno, pathlib
@@ -56,6 +58,7 @@ numpy.savez_compressed = savez_compressed
 
 
 # ------------------------------------------------------------------------------------------- inputs
+
 
 def save_checkpoint(cfg, words, out):
     model, processor = build_backbone(cfg["architecture"], cfg["size"], words)
@@ -80,59 +83,140 @@ def bad_copy(world, name, edit):
 def world(tmp_path_factory):
     """A tiny benchmark (vqa, okvqa), broken copies of it and unpretrained checkpoints of both smoke backbones."""
     root = tmp_path_factory.mktemp("bad_input")
-    build_benchmark(root / "data", ["vqa", "okvqa"], {"train": 4, "val": 2, "test": 4}, seed=0, progress=False)
+    build_benchmark(
+        root / "data", ["vqa", "okvqa"], {"train": 4, "val": 2, "test": 4}, seed=0, progress=False
+    )
     words = read_vocabulary(root / "data") + template_words(LLAVA["prompt"])
     save_checkpoint(LLAVA, words, root / "llava")
     save_checkpoint(RESAMPLER, words, root / "resampler")
     arrow = (root / "data/okvqa/train/data-00000-of-00001.arrow").read_bytes()
     name = "okvqa/train/data-00000-of-00001.arrow"
-    bad_copy(root, "truncated", lambda d: (d / name).write_bytes(arrow[:len(arrow) // 2]))
+    bad_copy(root, "truncated", lambda d: (d / name).write_bytes(arrow[: len(arrow) // 2]))
     bad_copy(root, "garbage", lambda d: (d / name).write_bytes(np.random.default_rng(0).bytes(len(arrow))))
-    bad_copy(root, "no_image", lambda d: rewrite_split(d, "okvqa", "train", lambda rows: rows[2].update(image=None)))
-    summary = {"backbone": "tiny-llava", "target": "okvqa", "method": "m", "seed": 0, "method_type": "zero_shot",
-               "label": "Zero-shot", "options": {}, "model_dir": str(root / "llava"), "base_dir": str(root / "llava"),
-               "trainable_params": 0, "steps": 0, "mlflow_run_id": None}
+    bad_copy(
+        root,
+        "no_image",
+        lambda d: rewrite_split(d, "okvqa", "train", lambda rows: rows[2].update(image=None)),
+    )
+    summary = {
+        "backbone": "tiny-llava",
+        "target": "okvqa",
+        "method": "m",
+        "seed": 0,
+        "method_type": "zero_shot",
+        "label": "Zero-shot",
+        "options": {},
+        "model_dir": str(root / "llava"),
+        "base_dir": str(root / "llava"),
+        "trainable_params": 0,
+        "steps": 0,
+        "mlflow_run_id": None,
+    }
     (root / "train.json").write_text(json.dumps(summary))
     return root
 
 
 def train_args(world, name, *, data="data", method=None, training=TRAINING):
-    return ["scripts/train.py", "--backbone", "tiny-llava", "--target", "okvqa", "--method", "m",
-            "--data", world / data, "--pretrained", world / "llava", "--out", world / "out" / name,
-            "--results", world / "results" / name, "--backbone-config", json.dumps(LLAVA),
-            "--method-config", json.dumps(method or {"type": "finetune"}), "--training", json.dumps(training)]
+    return [
+        "scripts/train.py",
+        "--backbone",
+        "tiny-llava",
+        "--target",
+        "okvqa",
+        "--method",
+        "m",
+        "--data",
+        world / data,
+        "--pretrained",
+        world / "llava",
+        "--out",
+        world / "out" / name,
+        "--results",
+        world / "results" / name,
+        "--backbone-config",
+        json.dumps(LLAVA),
+        "--method-config",
+        json.dumps(method or {"type": "finetune"}),
+        "--training",
+        json.dumps(training),
+    ]
 
 
 def script_cases(world):
     """name -> (patch run first, script and arguments): one case per script and kind of failure."""
     return {
-        "unknown_architecture": ("", ["scripts/pretrain.py", "--backbone", "tiny-llama", "--data", world / "data",
-                                      "--backbone-config", json.dumps({**LLAVA, "architecture": "llama"}),
-                                      "--tasks", "vqa", "--out", world / "out" / "pretrain"]),
+        "unknown_architecture": (
+            "",
+            [
+                "scripts/pretrain.py",
+                "--backbone",
+                "tiny-llama",
+                "--data",
+                world / "data",
+                "--backbone-config",
+                json.dumps({**LLAVA, "architecture": "llama"}),
+                "--tasks",
+                "vqa",
+                "--out",
+                world / "out" / "pretrain",
+            ],
+        ),
         "truncated": ("", train_args(world, "truncated", data="truncated")),
         "non_finite": ("", train_args(world, "non_finite", training={**TRAINING, "steps": 4, "lr": 1e30})),
-        "full_disk_train": (FULL_DISK_JSON, train_args(world, "full_disk_train", method={"type": "zero_shot"})),
-        "full_disk_evaluate": (FULL_DISK_NPZ, [
-            "scripts/evaluate.py", "--backbone", "tiny-llava", "--target", "okvqa", "--method", "m",
-            "--data", world / "data", "--train-json", world / "train.json", "--out", world / "out" / "evaluate",
-            "--backbone-config", json.dumps(LLAVA), "--pretrain-tasks", "vqa",
-            "--results", world / "results" / "evaluate", "--evaluation", json.dumps({"batch_size": 4, "representation_layer": -1, "erank": {}})]),
+        "full_disk_train": (
+            FULL_DISK_JSON,
+            train_args(world, "full_disk_train", method={"type": "zero_shot"}),
+        ),
+        "full_disk_evaluate": (
+            FULL_DISK_NPZ,
+            [
+                "scripts/evaluate.py",
+                "--backbone",
+                "tiny-llava",
+                "--target",
+                "okvqa",
+                "--method",
+                "m",
+                "--data",
+                world / "data",
+                "--train-json",
+                world / "train.json",
+                "--out",
+                world / "out" / "evaluate",
+                "--backbone-config",
+                json.dumps(LLAVA),
+                "--pretrain-tasks",
+                "vqa",
+                "--results",
+                world / "results" / "evaluate",
+                "--evaluation",
+                json.dumps({"batch_size": 4, "representation_layer": -1, "erank": {}}),
+            ],
+        ),
     }
 
 
 # config edit -> what the dry run must say (test_workflow.py has an unknown top-level target and alpha > 1)
 CONFIG_CASES = {
-    "architecture": (lambda c: c["backbones"]["tiny-llava"].update(architecture="llama"),
-                     "config does not match config/schema.yaml at backbones.tiny-llava.architecture: "
-                     "'llama' is not one of ['llava', 'idefics2', 'qwen2_vl']"),
-    "method_type": (lambda c: c["methods"]["lora"].update(type="lora2"),
-                    "config does not match config/schema.yaml at methods.lora.type: 'lora2' is not one of "
-                    "['zero_shot', 'finetune', 'lora', 'mdgd', 'mdgd_no_align', 'mdgd_gm']"),
-    "unknown_key": (lambda c: c.update(unknown_key=1),
-                    "config does not match config/schema.yaml at (top level): Additional properties are not allowed "
-                    "('unknown_key' was unexpected)"),
-    "backbone_target": (lambda c: c["backbones"]["tiny-resampler"].update(targets=["okvqa", "flickr"]),
-                        "tiny-resampler: unknown target 'flickr'; valid (data.target_tasks): ['caption', 'okvqa']"),
+    "architecture": (
+        lambda c: c["backbones"]["tiny-llava"].update(architecture="llama"),
+        "config does not match config/schema.yaml at backbones.tiny-llava.architecture: "
+        "'llama' is not one of ['llava', 'idefics2', 'qwen2_vl']",
+    ),
+    "method_type": (
+        lambda c: c["methods"]["lora"].update(type="lora2"),
+        "config does not match config/schema.yaml at methods.lora.type: 'lora2' is not one of "
+        "['zero_shot', 'finetune', 'lora', 'mdgd', 'mdgd_no_align', 'mdgd_gm']",
+    ),
+    "unknown_key": (
+        lambda c: c.update(unknown_key=1),
+        "config does not match config/schema.yaml at (top level): Additional properties are not allowed "
+        "('unknown_key' was unexpected)",
+    ),
+    "backbone_target": (
+        lambda c: c["backbones"]["tiny-resampler"].update(targets=["okvqa", "flickr"]),
+        "tiny-resampler: unknown target 'flickr'; valid (data.target_tasks): ['caption', 'okvqa']",
+    ),
 }
 
 
@@ -140,19 +224,32 @@ CONFIG_CASES = {
 def runs(world, tmp_path_factory):
     """Every script case and config dry run, finished; two at a time (they are import-bound)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLLMF_DEBUG", "MLFLOW_TRACKING_URI")}
-    jobs = {name: ([sys.executable, "-c", RUNNER, patch, *map(str, args)], REPO)
-            for name, (patch, args) in script_cases(world).items()}
+    jobs = {
+        name: ([sys.executable, "-c", RUNNER, patch, *map(str, args)], REPO)
+        for name, (patch, args) in script_cases(world).items()
+    }
     work = copy_workflow(tmp_path_factory.mktemp("bad_configs"))
     for name, (edit, _) in CONFIG_CASES.items():
         cfg = copy.deepcopy(SMOKE)
         edit(cfg)
         (work / f"config/{name}.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-        jobs[name] = ([sys.executable, "-m", "snakemake", "-n", "--configfile", f"config/{name}.yaml",
-                       "--replace-workflow-config"], work)
+        jobs[name] = (
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "-n",
+                "--configfile",
+                f"config/{name}.yaml",
+                "--replace-workflow-config",
+            ],
+            work,
+        )
 
     def run(job):
         args, cwd = job
         return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
     with ThreadPoolExecutor(2) as pool:
         return dict(zip(jobs, pool.map(run, jobs.values())))
 
@@ -184,15 +281,27 @@ def tune(world, capsys, monkeypatch):
     def tune(name, *, target="okvqa", data="data", pretrained="llava", method=None):
         cell = Cell("tiny-llava", target, "m", 0)
         with pytest.raises(SystemExit) as stop:
-            run(lambda: tune_cell(cell, LLAVA, method or {"type": "finetune"}, TRAINING, data_dir=str(world / data),
-                                  pretrained_dir=str(world / pretrained), out_dir=str(world / "out" / name),
-                                  track=False), f"cell {cell.name}")
+            run(
+                lambda: tune_cell(
+                    cell,
+                    LLAVA,
+                    method or {"type": "finetune"},
+                    TRAINING,
+                    data_dir=str(world / data),
+                    pretrained_dir=str(world / pretrained),
+                    out_dir=str(world / "out" / name),
+                    track=False,
+                ),
+                f"cell {cell.name}",
+            )
         return error_line(stop.value.code, capsys.readouterr().err, f"cell {cell.name}")
+
     yield tune
     torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------- through the scripts
+
 
 def test_unknown_architecture(runs):
     line = script_error(runs["unknown_architecture"], "pretrain tiny-llama")
@@ -202,12 +311,16 @@ def test_unknown_architecture(runs):
 def test_truncated_dataset_file(runs, world):
     line = script_error(runs["truncated"], f"cell {CELL}")
     assert f"task 'okvqa' split 'train': cannot read {world / 'truncated/okvqa/train'} (" in line
-    assert line.endswith("restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)")
+    assert line.endswith(
+        "restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)"
+    )
 
 
 def test_non_finite_loss(runs, world):
     line = script_error(runs["non_finite"], f"cell {CELL}")
-    assert re.search(r"non-finite task loss \((nan|inf|-inf)\) at step \d+; lower the learning rate$", line), line
+    assert re.search(
+        r"non-finite task loss \((nan|inf|-inf)\) at step \d+; lower the learning rate$", line
+    ), line
     assert line.count(CELL) == 1, line  # the loop's label is the cell: not repeated by the script's context
     assert not (world / "out/non_finite/train.json").exists()
 
@@ -215,7 +328,8 @@ def test_non_finite_loss(runs, world):
 def test_full_disk_while_writing_train_json(runs, world):
     out = world / "out/full_disk_train"
     assert script_error(runs["full_disk_train"], f"cell {CELL}").endswith(
-        f"No space left on device while writing {out / 'train.json'}")
+        f"No space left on device while writing {out / 'train.json'}"
+    )
     # the half-written file is gone, not left for a rerun or a later rule to take as complete
     assert not (out / "train.json").exists() and not (out / "train.json.tmp").exists()
 
@@ -223,7 +337,8 @@ def test_full_disk_while_writing_train_json(runs, world):
 def test_full_disk_while_writing_representations(runs, world):
     out = world / "out/evaluate"
     assert script_error(runs["full_disk_evaluate"], f"cell {CELL}").endswith(
-        f"No space left on device while writing {out / 'representations.npz'}")
+        f"No space left on device while writing {out / 'representations.npz'}"
+    )
     assert [p.name for p in out.glob("representations*")] == []
     assert not (out / "metrics.json").exists()
 
@@ -238,10 +353,12 @@ def test_bad_config_names_the_key_and_cause(runs, name):
 
 # ------------------------------------------------------------------ through cli.run, as train.py calls it
 
+
 def test_unknown_task_names_the_prepared_ones(tune, world):
     assert tune("unknown_task", target="nope").endswith(
         f"task 'nope' is not in the prepared data at {world / 'data'} (it holds ['okvqa', 'vqa']); "
-        "add it to the config's data tasks and rerun the prepare_data rule")
+        "add it to the config's data tasks and rerun the prepare_data rule"
+    )
 
 
 def test_row_without_image(tune):
@@ -252,39 +369,55 @@ def test_row_without_image(tune):
 def test_checkpoint_of_another_backbone(tune, world):
     assert tune("other_backbone", pretrained="resampler").endswith(
         f"checkpoint {world / 'resampler'} holds a model of type 'idefics2', but the backbone config expects "
-        "architecture 'llava'; re-run this backbone's pretrain rule, or point at its own checkpoint")
+        "architecture 'llava'; re-run this backbone's pretrain rule, or point at its own checkpoint"
+    )
 
 
 def test_alpha_outside_the_unit_interval(tune):
-    assert tune("alpha", method={"type": "mdgd_gm", "alpha": 1.5}).endswith("mdgd_gm alpha must lie in (0, 1], got 1.5")
+    assert tune("alpha", method={"type": "mdgd_gm", "alpha": 1.5}).endswith(
+        "mdgd_gm alpha must lie in (0, 1], got 1.5"
+    )
 
 
 # ---------------------------------------------------------------------------- the checks in-process
 
+
 def test_missing_split_and_data_directory(world):
-    with pytest.raises(FileNotFoundError, match=r"no split 'dev' of task 'vqa' at .*vqa/dev; restore it with `dvc"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no split 'dev' of task 'vqa' at .*vqa/dev; restore it with `dvc"
+    ):
         load_split(world / "data", "vqa", "dev")
-    with pytest.raises(FileNotFoundError, match=r"no split 'train' of task 'vqa' at .*nowhere/vqa/train; .*prepare"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no split 'train' of task 'vqa' at .*nowhere/vqa/train; .*prepare"
+    ):
         load_split(world / "nowhere", "vqa", "train")
 
 
 def test_overwritten_dataset_file(world):
-    with pytest.raises(ValueError, match=r"task 'okvqa' split 'train': cannot read .*garbage/okvqa/train \(\w+: "):
+    with pytest.raises(
+        ValueError, match=r"task 'okvqa' split 'train': cannot read .*garbage/okvqa/train \(\w+: "
+    ):
         load_split(world / "garbage", "okvqa", "train")
 
 
-@pytest.mark.parametrize("row, cause", [
-    ({"answers": []}, "no answer"),
-    ({"answers": ["a cherry", " "]}, "a blank answer"),
-    ({"question": None}, "no question"),
-    ({"image": None, "answers": [""]}, "no image and a blank answer"),
-])
+@pytest.mark.parametrize(
+    "row, cause",
+    [
+        ({"answers": []}, "no answer"),
+        ({"answers": ["a cherry", " "]}, "a blank answer"),
+        ({"question": None}, "no question"),
+        ({"image": None, "answers": [""]}, "no image and a blank answer"),
+    ],
+)
 def test_unusable_row_names_task_split_row_and_cause(tmp_path, world, row, cause):
     data = tmp_path / "data"
     shutil.copytree(world / "data", data)
     rewrite_split(data, "okvqa", "test", lambda rows: (rows[1].update(row), rows[3].update(answers=[])))
-    with pytest.raises(ValueError, match=rf"task 'okvqa' split 'test': row 1 \(id 'okvqa-test-00001'\) has {cause} "
-                                         r"\(2 such rows\); .*`dvc pull`"):
+    with pytest.raises(
+        ValueError,
+        match=rf"task 'okvqa' split 'test': row 1 \(id 'okvqa-test-00001'\) has {cause} "
+        r"\(2 such rows\); .*`dvc pull`",
+    ):
         load_split(data, "okvqa", "test")
 
 
@@ -292,22 +425,35 @@ def test_several_answers_and_hub_ids_are_fine(tmp_path, world):
     data = tmp_path / "data"
     shutil.copytree(world / "data", data)
     captions = ["a red circle", "a circle at the top left"] * 5
-    rewrite_split(data, "okvqa", "test", lambda rows: [r.update(id=f"okvqa-{i}", answers=captions)
-                                                      for i, r in enumerate(rows)])
+    rewrite_split(
+        data,
+        "okvqa",
+        "test",
+        lambda rows: [r.update(id=f"okvqa-{i}", answers=captions) for i, r in enumerate(rows)],
+    )
     assert load_split(data, "okvqa", "test")[3]["answers"] == captions
 
 
 def test_hub_preparation_drops_blank_answers(tmp_path):
     """Real sources may hold blank answers: the preparer leaves them out, so what it writes always loads."""
-    from test_hub_datasets import IMAGE, S, FakeHub, build, picture, table, vqav2
+    from test_hub_datasets import IMAGE, FakeHub, S, build, picture, table, vqav2
 
-    blank_first = table({"image": IMAGE, "question": S, "answer": S},
-                        [{"image": picture(i), "question": "what is present?", "answer": " " if i < 5 else "necrosis"}
-                         for i in range(10)])
-    one_blank = vqav2().map(lambda r: {"answers": [{**a, "answer": ""} if k == 3 else a
-                                                   for k, a in enumerate(r["answers"])]})
-    hub = FakeHub({("flaviagiammarino/path-vqa", None, "test"): blank_first,
-                   ("lmms-lab/VQAv2", None, "validation"): one_blank})
+    blank_first = table(
+        {"image": IMAGE, "question": S, "answer": S},
+        [
+            {"image": picture(i), "question": "what is present?", "answer": " " if i < 5 else "necrosis"}
+            for i in range(10)
+        ],
+    )
+    one_blank = vqav2().map(
+        lambda r: {"answers": [{**a, "answer": ""} if k == 3 else a for k, a in enumerate(r["answers"])]}
+    )
+    hub = FakeHub(
+        {
+            ("flaviagiammarino/path-vqa", None, "test"): blank_first,
+            ("lmms-lab/VQAv2", None, "validation"): one_blank,
+        }
+    )
     out, manifest, _ = build(tmp_path, ["pathvqa", "vqav2"], sizes={"test": 3}, hub=hub)
     assert [r["answers"] for r in load_split(out, "pathvqa", "test")] == [["necrosis"]] * 3
     assert all(len(r["answers"]) == 9 and "" not in r["answers"] for r in load_split(out, "vqav2", "test"))
@@ -315,9 +461,18 @@ def test_hub_preparation_drops_blank_answers(tmp_path):
 
 @pytest.mark.parametrize("name", list(SMOKE["backbones"]) + ["qwen2_vl"])
 def test_checkpoint_size_is_checked_key_by_key(tmp_path, world, name):
-    cfg = SMOKE["backbones"].get(name) or {"architecture": name, "size": {
-        "vision_hidden": 32, "vision_layers": 1, "text_hidden": 64, "text_layers": 2, "heads": 2, "image_size": 32,
-        "patch_size": 8}}
+    cfg = SMOKE["backbones"].get(name) or {
+        "architecture": name,
+        "size": {
+            "vision_hidden": 32,
+            "vision_layers": 1,
+            "text_hidden": 64,
+            "text_layers": 2,
+            "heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+    }
     model, _ = build_backbone(cfg["architecture"], cfg["size"], ["a", "b"])
     model.config.save_pretrained(tmp_path)  # the config is all the check reads
     check_checkpoint(tmp_path, cfg)
@@ -325,8 +480,11 @@ def test_checkpoint_size_is_checked_key_by_key(tmp_path, world, name):
         if key != "image_size" or name != "qwen2_vl":  # Qwen2-VL's image size is its processor's pixel budget
             wrong = copy.deepcopy(cfg)
             wrong["size"][key] = value * 2
-            with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(tmp_path))} does not have the "
-                                                 rf"backbone config's size: expected {key} {value * 2} \(found [a-z_.]+ = {value}\)"):
+            with pytest.raises(
+                ValueError,
+                match=rf"checkpoint {re.escape(str(tmp_path))} does not have the "
+                rf"backbone config's size: expected {key} {value * 2} \(found [a-z_.]+ = {value}\)",
+            ):
                 check_checkpoint(tmp_path, wrong)
 
 
@@ -335,9 +493,14 @@ def test_damaged_checkpoint(tmp_path, world):
 
     shutil.copytree(world / "llava", tmp_path / "ckpt")
     weights = tmp_path / "ckpt/model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:weights.stat().st_size // 2])  # a save cut short by a full disk
-    with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(tmp_path / 'ckpt'))} is damaged "
-                                         r"\(SafetensorError: .*\); delete it and rerun the step that wrote it"):
+    weights.write_bytes(
+        weights.read_bytes()[: weights.stat().st_size // 2]
+    )  # a save cut short by a full disk
+    with pytest.raises(
+        ValueError,
+        match=rf"checkpoint {re.escape(str(tmp_path / 'ckpt'))} is damaged "
+        r"\(SafetensorError: .*\); delete it and rerun the step that wrote it",
+    ):
         load_model(tmp_path / "ckpt", LLAVA, "cpu")
     (tmp_path / "ckpt/config.json").write_text('{"model_type": "lla')
     with pytest.raises(ValueError, match=r"is damaged \(JSONDecodeError"):
@@ -364,11 +527,15 @@ def test_cli_describes_os_errors_and_missing_keys(capsys, monkeypatch):
     from mllm_forgetting.cli import run
 
     monkeypatch.delenv("MLLMF_DEBUG", raising=False)
-    for err, expected in [(PermissionError(errno.EACCES, "Permission denied", "/x/y"), "Permission denied: /x/y"),
-                          (KeyError("prompt"), "missing key 'prompt'"),
-                          (ValueError("first line\n  second line"), "first line second line")]:
+    for err, expected in [
+        (PermissionError(errno.EACCES, "Permission denied", "/x/y"), "Permission denied: /x/y"),
+        (KeyError("prompt"), "missing key 'prompt'"),
+        (ValueError("first line\n  second line"), "first line second line"),
+    ]:
+
         def fail():
             raise err
+
         with pytest.raises(SystemExit) as stop:
             run(fail, "cell a/b/c/seed0")
         assert stop.value.code == 1
@@ -376,6 +543,7 @@ def test_cli_describes_os_errors_and_missing_keys(capsys, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ configs
+
 
 def test_schema_names_every_architecture_and_method_type():
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())

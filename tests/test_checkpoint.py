@@ -1,4 +1,5 @@
 """Checkpoint files and the resumable data order, without a model."""
+
 import errno
 import json
 from pathlib import Path
@@ -6,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from mllm_forgetting.training.checkpoint import Checkpointer, CheckpointError
 from mllm_forgetting.training.loop import BatchOrder
 
@@ -18,11 +18,14 @@ def epoch_permutations(n, batch_size, rng):
     while True:
         perm = rng.permutation(n)
         for start in range(0, n - batch_size + 1, batch_size):
-            yield perm[start:start + batch_size]
+            yield perm[start : start + batch_size]
 
 
 def test_batch_order_is_the_epoch_permutation_order():
-    ours, reference = BatchOrder(10, 3, np.random.default_rng(5)), epoch_permutations(10, 3, np.random.default_rng(5))
+    ours, reference = (
+        BatchOrder(10, 3, np.random.default_rng(5)),
+        epoch_permutations(10, 3, np.random.default_rng(5)),
+    )
     for _ in range(20):
         assert np.array_equal(next(ours), next(reference))
 
@@ -49,8 +52,12 @@ def test_keeps_the_newest_two_and_ignores_a_half_written_one(tmp_path):
     ckpt = Checkpointer(tmp_path, every=2, fingerprint=FINGERPRINT)
     for step in (2, 4, 6):
         ckpt.save(step, state(step))
-    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-000004.json", "step-000004.pt",
-                                                                "step-000006.json", "step-000006.pt"]
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == [
+        "step-000004.json",
+        "step-000004.pt",
+        "step-000006.json",
+        "step-000006.pt",
+    ]
     (tmp_path / "step-000008.pt").write_bytes(b"payload renamed, manifest never written")
     (tmp_path / "step-000008.json.tmp").write_text("{")
     with pytest.warns(UserWarning, match="resuming from checkpoint step-000006.pt"):
@@ -81,7 +88,9 @@ def test_a_full_disk_during_a_save_leaves_the_previous_checkpoint(tmp_path, monk
 def test_another_backbone_is_an_error_and_another_configuration_is_discarded(tmp_path):
     Checkpointer(tmp_path, every=2, fingerprint=FINGERPRINT).save(2, state(2))
     with pytest.raises(CheckpointError, match="written for backbone 'tiny-llava', not 'tiny-resampler'"):
-        Checkpointer(tmp_path, every=2, fingerprint={**FINGERPRINT, "backbone": "tiny-resampler"}).load_latest()
+        Checkpointer(
+            tmp_path, every=2, fingerprint={**FINGERPRINT, "backbone": "tiny-resampler"}
+        ).load_latest()
     changed = Checkpointer(tmp_path, every=2, fingerprint={**FINGERPRINT, "training": {"lr": 0.01}})
     with pytest.warns(UserWarning, match=r"another configuration \(differs in training\)"):
         assert changed.load_latest() is None

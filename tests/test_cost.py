@@ -1,7 +1,13 @@
 """The cell cost model: FLOPs and memory follow from parameter counts as its docstring states."""
-import pytest
 
-from mllm_forgetting.reporting.cost import PUBLISHED_SHAPES, BackboneShape, cell_cost, memory_gb, train_step_flops
+import pytest
+from mllm_forgetting.reporting.cost import (
+    PUBLISHED_SHAPES,
+    BackboneShape,
+    cell_cost,
+    memory_gb,
+    train_step_flops,
+)
 
 TOY = BackboneShape(total=10.0, lm=8.0, trainable=2.0, lora=0.5, hidden=4, layers=2, vocab=10, tokens=3)
 

@@ -1,13 +1,21 @@
 """Tests for the procedural benchmark (small sizes, a few seconds)."""
+
 import hashlib
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mllm_forgetting.data import FACTS, KINDS, TASKS, build_benchmark, load_split, read_vocabulary
-from mllm_forgetting.data import scenes, tasks
+from mllm_forgetting.data import (
+    FACTS,
+    KINDS,
+    TASKS,
+    build_benchmark,
+    load_split,
+    read_vocabulary,
+    scenes,
+    tasks,
+)
 from mllm_forgetting.data.scenes import Obj
 
 SIZES = {"train": 40, "val": 10, "test": 20}
@@ -22,8 +30,11 @@ def bench(tmp_path_factory) -> Path:
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def rows(bench, task):
@@ -34,7 +45,7 @@ def rows(bench, task):
 def options(question: str) -> list[str]:
     """Option letters written inline after the word 'options' ('... options a red b blue')."""
     words = question.split()
-    tail = words[words.index("options") + 1:]
+    tail = words[words.index("options") + 1 :]
     return [w for w in tail if len(w) == 1 and w in "abcd"]
 
 
@@ -42,8 +53,10 @@ def test_build_is_byte_identical(bench, tmp_path):
     build_benchmark(tmp_path / "again", list(TASKS), SIZES, seed=0, progress=False)
     assert file_hashes(bench) == file_hashes(tmp_path / "again")
     build_benchmark(tmp_path / "other", ["vqa"], SIZES, seed=1, progress=False)
-    assert file_hashes(tmp_path / "other")["vqa/train/data-00000-of-00001.arrow"] != \
-        file_hashes(bench)["vqa/train/data-00000-of-00001.arrow"]
+    assert (
+        file_hashes(tmp_path / "other")["vqa/train/data-00000-of-00001.arrow"]
+        != file_hashes(bench)["vqa/train/data-00000-of-00001.arrow"]
+    )
 
 
 def test_schema_and_text_rules(bench):
@@ -61,7 +74,9 @@ def test_schema_and_text_rules(bench):
                     assert 3 <= len(ex["answers"]) <= 5 and len(set(ex["answers"])) == len(ex["answers"])
                     assert all(len(a.split()) <= 12 for a in ex["answers"])
                 else:  # one word; gqa names an object by colour and shape
-                    assert len(ex["answers"]) == 1 and len(ex["answers"][0].split()) == (2 if task == "gqa" else 1)
+                    assert len(ex["answers"]) == 1 and len(ex["answers"][0].split()) == (
+                        2 if task == "gqa" else 1
+                    )
                 for text in [ex["question"], *ex["answers"]]:
                     assert re.fullmatch(r"[a-z0-9]+( [a-z0-9]+)*", text), text
 
@@ -78,7 +93,7 @@ def test_multiple_choice_answers_are_listed_letters(bench):
     for task in ("sqa", "mmbench"):
         for ex in rows(bench, task):
             letters = options(ex["question"])
-            assert letters == list("abcd"[:len(letters)])
+            assert letters == list("abcd"[: len(letters)])
             assert len(letters) == 4 if task == "mmbench" else len(letters) in (2, 3)
             assert ex["answers"][0] in letters
 
@@ -95,7 +110,9 @@ def test_unknown_task_and_missing_data(tmp_path):
 def test_vocabulary_covers_all_text(bench):
     vocab = read_vocabulary(bench)
     assert vocab == sorted(set(vocab))
-    words = {w for t in TASKS for ex in rows(bench, t) for s in [ex["question"], *ex["answers"]] for w in s.split()}
+    words = {
+        w for t in TASKS for ex in rows(bench, t) for s in [ex["question"], *ex["answers"]] for w in s.split()
+    }
     assert words == set(vocab)
 
 

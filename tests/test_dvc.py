@@ -1,4 +1,5 @@
 """DVC versions the prepared datasets: data.dvc matches a regeneration, and a remote round trip is lossless."""
+
 import hashlib
 import shutil
 import subprocess
@@ -6,28 +7,38 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from conftest import REPO
-
 from mllm_forgetting.data import build_benchmark
 
 
 def test_regenerated_data_hashes_to_what_data_dvc_records(tmp_path):
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())["data"]
     recorded = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
-    build_benchmark(tmp_path / recorded["path"], cfg["pretrain_tasks"] + cfg["target_tasks"], cfg["sizes"],
-                    seed=cfg["seed"], image_size=cfg["image_size"], progress=False)
+    build_benchmark(
+        tmp_path / recorded["path"],
+        cfg["pretrain_tasks"] + cfg["target_tasks"],
+        cfg["sizes"],
+        seed=cfg["seed"],
+        image_size=cfg["image_size"],
+        progress=False,
+    )
     dvc = [str(Path(sys.executable).parent / "dvc")]
     subprocess.run(dvc + ["init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     subprocess.run(dvc + ["add", "-q", recorded["path"]], cwd=tmp_path, check=True)
     fresh = yaml.safe_load((tmp_path / "data.dvc").read_text())["outs"][0]
-    assert (fresh["md5"], fresh["nfiles"], fresh["size"]) == (recorded["md5"], recorded["nfiles"], recorded["size"])
+    assert (fresh["md5"], fresh["nfiles"], fresh["size"]) == (
+        recorded["md5"],
+        recorded["nfiles"],
+        recorded["size"],
+    )
 
 
 def test_round_trip_through_a_local_remote(tmp_path):
     """What a team does with the prepared data: dvc add, push to a shared remote, delete, pull back."""
     work = tmp_path / "work"
-    build_benchmark(work / "data", ["vqa", "okvqa"], {"train": 8, "val": 4, "test": 4}, seed=0, progress=False)
+    build_benchmark(
+        work / "data", ["vqa", "okvqa"], {"train": 8, "val": 4, "test": 4}, seed=0, progress=False
+    )
     before = file_hashes(work / "data")
     dvc = [str(Path(sys.executable).parent / "dvc")]
 
@@ -46,5 +57,8 @@ def test_round_trip_through_a_local_remote(tmp_path):
 
 
 def file_hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

@@ -1,9 +1,15 @@
 """MDGD gradient algebra against hand-computed cases (Eqs. 7-12)."""
+
 import pytest
 import torch
-
-from mllm_forgetting.methods.gradients import (combine_gradients, decouple, gradient_mask, masked_update,
-                                               regulariser, tensor_cosines)
+from mllm_forgetting.methods.gradients import (
+    combine_gradients,
+    decouple,
+    gradient_mask,
+    masked_update,
+    regulariser,
+    tensor_cosines,
+)
 
 
 def t(*xs):
@@ -81,7 +87,7 @@ def test_gradient_mask_keeps_most_aligned_within_alpha():
     a = [t(*[1.0] * 10), t(*[1.0] * 10), t(*([1.0] * 5 + [0.0] * 5)), t(*([1.0] * 5 + [0.0] * 5))]
     b = [t(*[1.0] * 10), t(*[-1.0] * 10), t(*([1.0] * 10)), t(*([0.0] * 5 + [1.0] * 5))]
     cos = tensor_cosines(a, b)
-    assert torch.allclose(cos, t(1.0, -1.0, 0.5 ** 0.5, 0.0))
+    assert torch.allclose(cos, t(1.0, -1.0, 0.5**0.5, 0.0))
     assert gradient_mask(a, b, 0.5) == [True, False, True, False]
     assert gradient_mask(a, b, 0.25) == [True, False, False, False]
     assert gradient_mask(a, b, 1.0) == [True, True, True, True]

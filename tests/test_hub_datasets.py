@@ -4,6 +4,7 @@ Each fixture reproduces its hub dataset's real column names and feature types (t
 named in each adapter module); tiny generated images carry their row number in the red channel,
 so a test can tell which source image landed where. No network: the loader is injected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-from PIL import Image
-
 from mllm_forgetting.data import FEATURES, load_split
 from mllm_forgetting.data.hub import HUB_DATASETS, prepare_hub_tasks
 from mllm_forgetting.data.hub.common import CAPTION_PROMPT, OPTION_LETTER, SHORT_ANSWER
+from PIL import Image
 
 S, I8, I32, I64, BOOL = (datasets.Value(t) for t in ("string", "int8", "int32", "int64", "bool"))
 STRINGS = datasets.List(S)
@@ -38,24 +38,59 @@ def table(features: dict, rows: list[dict]) -> datasets.Dataset:
 
 # ------------------------------------------------------------------ fixtures, one per hub source
 
+
 def vqav2(n=10):
-    feats = {"question_type": S, "multiple_choice_answer": S,
-             "answers": datasets.List({"answer": S, "answer_confidence": S, "answer_id": I64}),
-             "image_id": I64, "answer_type": S, "question_id": I64, "question": S, "image": IMAGE}
-    rows = [{"question_type": "how many", "multiple_choice_answer": "2",
-             "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": k + 1}
-                         for k, a in enumerate(["2"] * 7 + ["two", "3", "2"])],
-             "image_id": i, "answer_type": "number", "question_id": 1000 + i,
-             "question": f"How many cats are there {i}?", "image": picture(i)} for i in range(n)]
+    feats = {
+        "question_type": S,
+        "multiple_choice_answer": S,
+        "answers": datasets.List({"answer": S, "answer_confidence": S, "answer_id": I64}),
+        "image_id": I64,
+        "answer_type": S,
+        "question_id": I64,
+        "question": S,
+        "image": IMAGE,
+    }
+    rows = [
+        {
+            "question_type": "how many",
+            "multiple_choice_answer": "2",
+            "answers": [
+                {"answer": a, "answer_confidence": "yes", "answer_id": k + 1}
+                for k, a in enumerate(["2"] * 7 + ["two", "3", "2"])
+            ],
+            "image_id": i,
+            "answer_type": "number",
+            "question_id": 1000 + i,
+            "question": f"How many cats are there {i}?",
+            "image": picture(i),
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def gqa_questions(n=10):
-    feats = {"id": S, "imageId": S, "question": S, "answer": S, "fullAnswer": S, "isBalanced": BOOL,
-             "semanticStr": S}
-    rows = [{"id": f"q{i}", "imageId": f"n{i % 4}", "question": f"Is the cup {i} on the left?", "answer": "left",
-             "fullAnswer": "The cup is on the left.", "isBalanced": True, "semanticStr": "select: cup"}
-            for i in range(n)]
+    feats = {
+        "id": S,
+        "imageId": S,
+        "question": S,
+        "answer": S,
+        "fullAnswer": S,
+        "isBalanced": BOOL,
+        "semanticStr": S,
+    }
+    rows = [
+        {
+            "id": f"q{i}",
+            "imageId": f"n{i % 4}",
+            "question": f"Is the cup {i} on the left?",
+            "answer": "left",
+            "fullAnswer": "The cup is on the left.",
+            "isBalanced": True,
+            "semanticStr": "select: cup",
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
@@ -65,48 +100,154 @@ def gqa_images():
 
 def vizwiz(n=10):
     feats = {"question_id": S, "image": IMAGE, "question": S, "answers": STRINGS, "category": S}
-    rows = [{"question_id": f"VizWiz_val_{i:08d}", "image": picture(i), "question": "what is this?",
-             "answers": ["unanswerable"] * 6 + ["soup"] * 4, "category": "unanswerable"} for i in range(n)]
+    rows = [
+        {
+            "question_id": f"VizWiz_val_{i:08d}",
+            "image": picture(i),
+            "question": "what is this?",
+            "answers": ["unanswerable"] * 6 + ["soup"] * 4,
+            "category": "unanswerable",
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def scienceqa(n=10):
-    feats = {"image": IMAGE, "question": S, "choices": STRINGS, "answer": I8, "hint": S, "task": S, "grade": S,
-             "subject": S, "topic": S, "category": S, "skill": S, "lecture": S, "solution": S}
-    rows = [{"image": None if i % 4 == 1 else picture(i), "question": "Which animal is a mammal?",
-             "choices": ["frog", "whale", "shark"], "answer": 1, "hint": "" if i % 2 else "Look at the picture.",
-             "task": "closed choice", "grade": "grade4", "subject": "natural science", "topic": "biology",
-             "category": "Classify", "skill": "Identify mammals", "lecture": "", "solution": ""} for i in range(n)]
+    feats = {
+        "image": IMAGE,
+        "question": S,
+        "choices": STRINGS,
+        "answer": I8,
+        "hint": S,
+        "task": S,
+        "grade": S,
+        "subject": S,
+        "topic": S,
+        "category": S,
+        "skill": S,
+        "lecture": S,
+        "solution": S,
+    }
+    rows = [
+        {
+            "image": None if i % 4 == 1 else picture(i),
+            "question": "Which animal is a mammal?",
+            "choices": ["frog", "whale", "shark"],
+            "answer": 1,
+            "hint": "" if i % 2 else "Look at the picture.",
+            "task": "closed choice",
+            "grade": "grade4",
+            "subject": "natural science",
+            "topic": "biology",
+            "category": "Classify",
+            "skill": "Identify mammals",
+            "lecture": "",
+            "solution": "",
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def textvqa(n=10):
-    feats = {"image_id": S, "question_id": I32, "question": S, "question_tokens": STRINGS, "image": IMAGE,
-             "image_width": I32, "image_height": I32, "flickr_original_url": S, "flickr_300k_url": S,
-             "answers": STRINGS, "image_classes": STRINGS, "set_name": S, "ocr_tokens": STRINGS}
-    rows = [{"image_id": f"img{i}", "question_id": 34602 + i, "question": "what brand is this?",
-             "question_tokens": ["what", "brand", "is", "this"], "image": picture(i), "image_width": 4,
-             "image_height": 4, "flickr_original_url": "", "flickr_300k_url": "", "answers": ["nokia"] * 10,
-             "image_classes": ["phone"], "set_name": "val", "ocr_tokens": ["NOKIA"]} for i in range(n)]
+    feats = {
+        "image_id": S,
+        "question_id": I32,
+        "question": S,
+        "question_tokens": STRINGS,
+        "image": IMAGE,
+        "image_width": I32,
+        "image_height": I32,
+        "flickr_original_url": S,
+        "flickr_300k_url": S,
+        "answers": STRINGS,
+        "image_classes": STRINGS,
+        "set_name": S,
+        "ocr_tokens": STRINGS,
+    }
+    rows = [
+        {
+            "image_id": f"img{i}",
+            "question_id": 34602 + i,
+            "question": "what brand is this?",
+            "question_tokens": ["what", "brand", "is", "this"],
+            "image": picture(i),
+            "image_width": 4,
+            "image_height": 4,
+            "flickr_original_url": "",
+            "flickr_300k_url": "",
+            "answers": ["nokia"] * 10,
+            "image_classes": ["phone"],
+            "set_name": "val",
+            "ocr_tokens": ["NOKIA"],
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def pope(n=10):
-    feats = {"id": S, "question_id": S, "question": S, "answer": S, "image_source": S, "image": IMAGE,
-             "category": S}
-    rows = [{"id": str(i), "question_id": str(i % 3 + 1), "question": "Is there a dog in the image?",
-             "answer": "yes" if i % 2 else "no", "image_source": f"COCO_{i}", "image": picture(i),
-             "category": ("adversarial", "popular", "random")[i % 3]} for i in range(n)]
+    feats = {
+        "id": S,
+        "question_id": S,
+        "question": S,
+        "answer": S,
+        "image_source": S,
+        "image": IMAGE,
+        "category": S,
+    }
+    rows = [
+        {
+            "id": str(i),
+            "question_id": str(i % 3 + 1),
+            "question": "Is there a dog in the image?",
+            "answer": "yes" if i % 2 else "no",
+            "image_source": f"COCO_{i}",
+            "image": picture(i),
+            "category": ("adversarial", "popular", "random")[i % 3],
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def mmbench(n=10):
-    feats = {"index": S, "question": S, "hint": S, "answer": S, "A": S, "B": S, "C": S, "D": S, "category": S,
-             "image": IMAGE, "source": S, "L2-category": S, "comment": S, "split": S}
-    rows = [{"index": str(i), "question": "What is the main color?", "hint": "nan" if i % 2 else "A sunny day.",
-             "answer": "B", "A": "red", "B": "blue", "C": "green" if i % 3 else "nan", "D": "nan",
-             "category": "attribute", "image": picture(i), "source": "", "L2-category": "", "comment": "nan",
-             "split": "dev"} for i in range(n)]
+    feats = {
+        "index": S,
+        "question": S,
+        "hint": S,
+        "answer": S,
+        "A": S,
+        "B": S,
+        "C": S,
+        "D": S,
+        "category": S,
+        "image": IMAGE,
+        "source": S,
+        "L2-category": S,
+        "comment": S,
+        "split": S,
+    }
+    rows = [
+        {
+            "index": str(i),
+            "question": "What is the main color?",
+            "hint": "nan" if i % 2 else "A sunny day.",
+            "answer": "B",
+            "A": "red",
+            "B": "blue",
+            "C": "green" if i % 3 else "nan",
+            "D": "nan",
+            "category": "attribute",
+            "image": picture(i),
+            "source": "",
+            "L2-category": "",
+            "comment": "nan",
+            "split": "dev",
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
@@ -115,76 +256,192 @@ FLICKR_SPLITS = ["train"] * 6 + ["val"] * 3 + ["test"] * 4
 
 def flickr30k():
     feats = {"image": IMAGE, "caption": STRINGS, "sentids": STRINGS, "split": S, "img_id": S, "filename": S}
-    rows = [{"image": picture(i), "caption": [f"a photo number {i} caption {k}" for k in range(5)],
-             "sentids": [str(5 * i + k) for k in range(5)], "split": split, "img_id": f"{split}{i}",
-             "filename": f"{i}.jpg"} for i, split in enumerate(FLICKR_SPLITS)]
+    rows = [
+        {
+            "image": picture(i),
+            "caption": [f"a photo number {i} caption {k}" for k in range(5)],
+            "sentids": [str(5 * i + k) for k in range(5)],
+            "split": split,
+            "img_id": f"{split}{i}",
+            "filename": f"{i}.jpg",
+        }
+        for i, split in enumerate(FLICKR_SPLITS)
+    ]
     return table(feats, rows)
 
 
 def okvqa_eval(n=10):
-    feats = {"question_id": S, "image": IMAGE, "question": S, "answers": STRINGS, "question_type": S,
-             "answer_type": S}
-    rows = [{"question_id": f"{5000 + i}", "image": picture(i), "question": "What sport can you use this for?",
-             "answers": ["racing"] * 4 + ["race"] * 6, "question_type": "other", "answer_type": "other"}
-            for i in range(n)]
+    feats = {
+        "question_id": S,
+        "image": IMAGE,
+        "question": S,
+        "answers": STRINGS,
+        "question_type": S,
+        "answer_type": S,
+    }
+    rows = [
+        {
+            "question_id": f"{5000 + i}",
+            "image": picture(i),
+            "question": "What sport can you use this for?",
+            "answers": ["racing"] * 4 + ["race"] * 6,
+            "question_type": "other",
+            "answer_type": "other",
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def okvqa_train(n=10):
-    feats = {"image": IMAGE, "question_type": S, "confidence": I32, "answers": STRINGS,
-             "answers_original": datasets.List({"answer": S, "raw_answer": S, "answer_confidence": S,
-                                                "answer_id": I64}),
-             "id_image": I64, "answer_type": S, "question_id": I64, "question": S, "id": I64}
-    rows = [{"image": picture(100 + i), "question_type": "eight", "confidence": 3, "answers": ["pony"] * 10,
-             "answers_original": [{"answer": "pony", "raw_answer": "pony", "answer_confidence": "yes",
-                                   "answer_id": k + 1} for k in range(10)],
-             "id_image": i, "answer_type": "other", "question_id": 9000 + i, "question": "What breed is this?",
-             "id": i} for i in range(n)]
+    feats = {
+        "image": IMAGE,
+        "question_type": S,
+        "confidence": I32,
+        "answers": STRINGS,
+        "answers_original": datasets.List(
+            {"answer": S, "raw_answer": S, "answer_confidence": S, "answer_id": I64}
+        ),
+        "id_image": I64,
+        "answer_type": S,
+        "question_id": I64,
+        "question": S,
+        "id": I64,
+    }
+    rows = [
+        {
+            "image": picture(100 + i),
+            "question_type": "eight",
+            "confidence": 3,
+            "answers": ["pony"] * 10,
+            "answers_original": [
+                {"answer": "pony", "raw_answer": "pony", "answer_confidence": "yes", "answer_id": k + 1}
+                for k in range(10)
+            ],
+            "id_image": i,
+            "answer_type": "other",
+            "question_id": 9000 + i,
+            "question": "What breed is this?",
+            "id": i,
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def aokvqa(n=10, labelled=True):
-    feats = {"image": IMAGE, "question_id": S, "question": S, "choices": STRINGS, "correct_choice_idx": I8,
-             "direct_answers": S, "difficult_direct_answer": BOOL, "rationales": STRINGS}
-    rows = [{"image": picture(i), "question_id": f"aok{i}", "question": "What is the man holding?",
-             "choices": ["bat", "racket", "cup", "phone"], "correct_choice_idx": 1 if labelled else None,
-             "direct_answers": str(["racket"] * 8 + ["tennis racket"] * 2) if labelled else None,
-             "difficult_direct_answer": False, "rationales": ["He plays tennis."]} for i in range(n)]
+    feats = {
+        "image": IMAGE,
+        "question_id": S,
+        "question": S,
+        "choices": STRINGS,
+        "correct_choice_idx": I8,
+        "direct_answers": S,
+        "difficult_direct_answer": BOOL,
+        "rationales": STRINGS,
+    }
+    rows = [
+        {
+            "image": picture(i),
+            "question_id": f"aok{i}",
+            "question": "What is the man holding?",
+            "choices": ["bat", "racket", "cup", "phone"],
+            "correct_choice_idx": 1 if labelled else None,
+            "direct_answers": str(["racket"] * 8 + ["tennis racket"] * 2) if labelled else None,
+            "difficult_direct_answer": False,
+            "rationales": ["He plays tennis."],
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def iconqa(n=12):
     types = ("choose_txt", "choose_img", "fill_in_blank")
-    feats = {"question_id": S, "question": S, "choices": S, "answer": S, "query_image": IMAGE,
-             "choice_image_0": IMAGE, "choice_image_1": IMAGE, "ques_type": S, "label": S, "grade": S, "skills": S}
+    feats = {
+        "question_id": S,
+        "question": S,
+        "choices": S,
+        "answer": S,
+        "query_image": IMAGE,
+        "choice_image_0": IMAGE,
+        "choice_image_1": IMAGE,
+        "ques_type": S,
+        "label": S,
+        "grade": S,
+        "skills": S,
+    }
     rows = []
     for i in range(n):
         kind = types[i % 3]
-        rows.append({"question_id": f"ic{i}", "question": "How many dots are there?",
-                     "choices": {"choose_txt": "4,6,8", "choose_img": "choice_0.png,choice_1.png"}.get(kind, ""),
-                     "answer": {"choose_txt": "6", "choose_img": "choice_1.png"}.get(kind, "7"),
-                     "query_image": picture(i), "choice_image_0": picture(250) if kind == "choose_img" else None,
-                     "choice_image_1": picture(251) if kind == "choose_img" else None, "ques_type": kind,
-                     "label": "", "grade": "grade1", "skills": "counting"})
+        rows.append(
+            {
+                "question_id": f"ic{i}",
+                "question": "How many dots are there?",
+                "choices": {"choose_txt": "4,6,8", "choose_img": "choice_0.png,choice_1.png"}.get(kind, ""),
+                "answer": {"choose_txt": "6", "choose_img": "choice_1.png"}.get(kind, "7"),
+                "query_image": picture(i),
+                "choice_image_0": picture(250) if kind == "choose_img" else None,
+                "choice_image_1": picture(251) if kind == "choose_img" else None,
+                "ques_type": kind,
+                "label": "",
+                "grade": "grade1",
+                "skills": "counting",
+            }
+        )
     return table(feats, rows)
 
 
 def textcaps(n=10):
-    feats = {"question_id": S, "question": S, "image": IMAGE, "image_id": S, "image_classes": STRINGS,
-             "flickr_original_url": S, "flickr_300k_url": S, "image_width": I64, "image_height": I64,
-             "set_name": S, "image_name": S, "image_path": S, "caption_id": datasets.List(I64),
-             "caption_str": STRINGS, "reference_strs": STRINGS}
-    rows = [{"question_id": str(i), "question": "", "image": picture(i), "image_id": f"tc{i}",
-             "image_classes": ["sign"], "flickr_original_url": "", "flickr_300k_url": "", "image_width": 4,
-             "image_height": 4, "set_name": "train", "image_name": f"{i}", "image_path": f"{i}.jpg",
-             "caption_id": list(range(5)), "caption_str": [f"a sign that says stop {k}" for k in range(5)],
-             "reference_strs": [f"a sign that says stop {k}" for k in range(5)]} for i in range(n)]
+    feats = {
+        "question_id": S,
+        "question": S,
+        "image": IMAGE,
+        "image_id": S,
+        "image_classes": STRINGS,
+        "flickr_original_url": S,
+        "flickr_300k_url": S,
+        "image_width": I64,
+        "image_height": I64,
+        "set_name": S,
+        "image_name": S,
+        "image_path": S,
+        "caption_id": datasets.List(I64),
+        "caption_str": STRINGS,
+        "reference_strs": STRINGS,
+    }
+    rows = [
+        {
+            "question_id": str(i),
+            "question": "",
+            "image": picture(i),
+            "image_id": f"tc{i}",
+            "image_classes": ["sign"],
+            "flickr_original_url": "",
+            "flickr_300k_url": "",
+            "image_width": 4,
+            "image_height": 4,
+            "set_name": "train",
+            "image_name": f"{i}",
+            "image_path": f"{i}.jpg",
+            "caption_id": list(range(5)),
+            "caption_str": [f"a sign that says stop {k}" for k in range(5)],
+            "reference_strs": [f"a sign that says stop {k}" for k in range(5)],
+        }
+        for i in range(n)
+    ]
     return table(feats, rows)
 
 
 def pathvqa(n=10):
-    rows = [{"image": picture(i), "question": "is this fibrosis?" if i % 2 else "what is present?",
-             "answer": "yes" if i % 2 else "necrosis"} for i in range(n)]
+    rows = [
+        {
+            "image": picture(i),
+            "question": "is this fibrosis?" if i % 2 else "what is present?",
+            "answer": "yes" if i % 2 else "necrosis",
+        }
+        for i in range(n)
+    ]
     return table({"image": IMAGE, "question": S, "answer": S}, rows)
 
 
@@ -226,7 +483,9 @@ class FakeHub:
         if key in self.overrides:
             return self.overrides[key]
         if key not in FIXTURES:
-            raise AssertionError(f"no fixture for {key}: the adapter asks for a source the test does not know")
+            raise AssertionError(
+                f"no fixture for {key}: the adapter asks for a source the test does not know"
+            )
         return FIXTURES[key]()
 
 
@@ -242,11 +501,15 @@ def rows(out, task, split):
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------- every dataset
+
 
 def test_every_registered_dataset_has_a_fixture():
     sources = set()
@@ -261,8 +524,18 @@ def test_every_registered_dataset_has_a_fixture():
 
 def test_registry_holds_both_paper_lists():
     llava = {"vqav2", "gqa", "vizwiz", "scienceqa", "textvqa", "pope", "mmbench", "flickr30k", "okvqa"}
-    minicpm = {"vizwiz", "okvqa", "aokvqa", "aokvqa_da", "textvqa", "iconqa", "pope", "mmbench", "textcaps",
-               "pathvqa"}
+    minicpm = {
+        "vizwiz",
+        "okvqa",
+        "aokvqa",
+        "aokvqa_da",
+        "textvqa",
+        "iconqa",
+        "pope",
+        "mmbench",
+        "textcaps",
+        "pathvqa",
+    }
     assert set(HUB_DATASETS) == llava | minicpm
     for target in ("flickr30k", "okvqa", "textcaps", "pathvqa"):
         assert "train" in HUB_DATASETS[target].splits and "test" in HUB_DATASETS[target].splits
@@ -303,11 +576,14 @@ def test_common_schema_and_formatting(tmp_path, task):
 
 # ---------------------------------------------------------------------------- per dataset details
 
+
 def test_vqav2_question_answers_and_ids(tmp_path):
     out, _, _ = build(tmp_path, ["vqav2"])
     row = rows(out, "vqav2", "test")[0]
     n = int(row["id"].split("-")[1]) - 1000
-    assert row["question"] == f"How many cats are there {n}?\nAnswer the question using a single word or phrase."
+    assert (
+        row["question"] == f"How many cats are there {n}?\nAnswer the question using a single word or phrase."
+    )
     assert row["answers"] == ["2"] * 7 + ["two", "3", "2"]
     assert red(row["image"]) == n
 
@@ -338,8 +614,10 @@ def test_vizwiz_keeps_unanswerable(tmp_path):
     out, _, _ = build(tmp_path, ["vizwiz"])
     row = rows(out, "vizwiz", "test")[0]
     assert row["answers"].count("unanswerable") == 6
-    assert row["question"] == ("what is this?\nWhen the provided information is insufficient, respond with "
-                               "'Unanswerable'.\nAnswer the question using a single word or phrase.")
+    assert row["question"] == (
+        "what is this?\nWhen the provided information is insufficient, respond with "
+        "'Unanswerable'.\nAnswer the question using a single word or phrase."
+    )
 
 
 def test_scienceqa_drops_rows_without_image_and_formats_context(tmp_path):
@@ -349,9 +627,11 @@ def test_scienceqa_drops_rows_without_image_and_formats_context(tmp_path):
     assert {int(r["id"].rsplit("-", 1)[1]) for r in test} == kept
     assert manifest["tasks"]["scienceqa"]["splits"]["test"]["rows"] == len(kept)
     by_index = {int(r["id"].rsplit("-", 1)[1]): r for r in test}
-    assert by_index[0]["question"] == ("Context: Look at the picture.\nWhich animal is a mammal?\n"
-                                       "A. frog\nB. whale\nC. shark\n"
-                                       "Answer with the option's letter from the given choices directly.")
+    assert by_index[0]["question"] == (
+        "Context: Look at the picture.\nWhich animal is a mammal?\n"
+        "A. frog\nB. whale\nC. shark\n"
+        "Answer with the option's letter from the given choices directly."
+    )
     assert by_index[3]["question"].startswith("Which animal is a mammal?\nA. frog")  # empty hint: no context
     assert all(r["answers"] == ["B"] for r in test)
 
@@ -359,10 +639,14 @@ def test_scienceqa_drops_rows_without_image_and_formats_context(tmp_path):
 def test_mmbench_skips_absent_options_and_prefixes_hint(tmp_path):
     out, _, _ = build(tmp_path, ["mmbench"], sizes={"val": 0, "test": None})
     test = {int(r["id"].removeprefix("mmbench-")): r for r in rows(out, "mmbench", "test")}
-    assert test[0]["question"] == ("A sunny day.\nWhat is the main color?\nA. red\nB. blue\n"
-                                   "Answer with the option's letter from the given choices directly.")
-    assert test[1]["question"] == ("What is the main color?\nA. red\nB. blue\nC. green\n"
-                                   "Answer with the option's letter from the given choices directly.")
+    assert test[0]["question"] == (
+        "A sunny day.\nWhat is the main color?\nA. red\nB. blue\n"
+        "Answer with the option's letter from the given choices directly."
+    )
+    assert test[1]["question"] == (
+        "What is the main color?\nA. red\nB. blue\nC. green\n"
+        "Answer with the option's letter from the given choices directly."
+    )
     assert test[1]["answers"] == ["B"]
 
 
@@ -398,16 +682,19 @@ def test_okvqa_trains_on_its_train_questions_and_tests_on_val2014(tmp_path):
 def test_aokvqa_multiple_choice_and_direct_answer_forms(tmp_path):
     out, _, _ = build(tmp_path, ["aokvqa", "aokvqa_da"])
     mc = rows(out, "aokvqa", "test")[0]
-    assert mc["question"] == ("What is the man holding?\nA. bat\nB. racket\nC. cup\nD. phone\n"
-                              "Answer with the option's letter from the given choices directly.")
+    assert mc["question"] == (
+        "What is the man holding?\nA. bat\nB. racket\nC. cup\nD. phone\n"
+        "Answer with the option's letter from the given choices directly."
+    )
     assert mc["answers"] == ["B"]
     da = rows(out, "aokvqa_da", "test")[0]
     assert da["question"] == "What is the man holding?\nAnswer the question using a single word or phrase."
     assert da["answers"] == ["racket"] * 8 + ["tennis racket"] * 2  # parsed from the stored repr
     # both forms read the same source with the same seed: the same questions
     for split in ("val", "test"):
-        assert ([r["id"].removeprefix("aokvqa-") for r in rows(out, "aokvqa", split)]
-                == [r["id"].removeprefix("aokvqa_da-") for r in rows(out, "aokvqa_da", split)])
+        assert [r["id"].removeprefix("aokvqa-") for r in rows(out, "aokvqa", split)] == [
+            r["id"].removeprefix("aokvqa_da-") for r in rows(out, "aokvqa_da", split)
+        ]
 
 
 def test_aokvqa_skips_unlabelled_rows(tmp_path):
@@ -422,8 +709,10 @@ def test_iconqa_keeps_single_image_text_choices(tmp_path):
     assert len(test) == 4  # rows 0, 3, 6, 9 are choose_txt
     for r in test:
         assert red(r["image"]) % 3 == 0  # the query image, not a choice image
-        assert r["question"] == ("How many dots are there?\nA. 4\nB. 6\nC. 8\n"
-                                 "Answer with the option's letter from the given choices directly.")
+        assert r["question"] == (
+            "How many dots are there?\nA. 4\nB. 6\nC. 8\n"
+            "Answer with the option's letter from the given choices directly."
+        )
         assert r["answers"] == ["B"]
 
 
@@ -440,22 +729,32 @@ def test_textcaps_and_pathvqa(tmp_path):
 def test_images_stored_as_bytes_or_paths_are_converted(tmp_path):
     # a copy whose image column is raw bytes, not datasets.Image, still ends as datasets.Image
     import io
+
     buf = io.BytesIO()
     picture(42).save(buf, format="PNG")
-    raw = table({"image": datasets.Value("binary"), "question": S, "answer": S},
-                [{"image": buf.getvalue(), "question": "is it red?", "answer": "yes"}] * 4)
+    raw = table(
+        {"image": datasets.Value("binary"), "question": S, "answer": S},
+        [{"image": buf.getvalue(), "question": "is it red?", "answer": "yes"}] * 4,
+    )
     png = tmp_path / "p.png"
     picture(43).save(png)
-    paths = table({"image": S, "question": S, "answer": S},
-                  [{"image": str(png), "question": "is it red?", "answer": "no"}] * 4)
-    hub = FakeHub({("flaviagiammarino/path-vqa", None, "train"): raw,
-                   ("flaviagiammarino/path-vqa", None, "test"): paths})
+    paths = table(
+        {"image": S, "question": S, "answer": S},
+        [{"image": str(png), "question": "is it red?", "answer": "no"}] * 4,
+    )
+    hub = FakeHub(
+        {
+            ("flaviagiammarino/path-vqa", None, "train"): raw,
+            ("flaviagiammarino/path-vqa", None, "test"): paths,
+        }
+    )
     out, _, _ = build(tmp_path, ["pathvqa"], hub=hub)
     assert [red(r["image"]) for r in rows(out, "pathvqa", "train")] == [42, 42]
     assert [red(r["image"]) for r in rows(out, "pathvqa", "test")] == [43, 43, 43]
 
 
 # ---------------------------------------------------------------------------- sampling, errors
+
 
 def test_subsampling_is_deterministic(tmp_path):
     tasks = ["vqav2", "flickr30k", "gqa"]

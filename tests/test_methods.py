@@ -1,4 +1,5 @@
 """Methods on a real tiny model: MDGD's gradients at theta == phi, MDGD-GM's mask, NaN handling, CLI errors."""
+
 import copy
 import subprocess
 import sys
@@ -6,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, SMOKE
 from mllm_forgetting.methods import TuneContext, make_method
 from mllm_forgetting.models import build_backbone, trainable_names
@@ -26,15 +26,22 @@ def setup(name="tiny-llava"):
     from PIL import Image
 
     ims = [Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)) for _ in range(6)]
-    enc = processor(text=["<image> what color is the circle answer"] * 6, images=[[i] for i in ims],
-                    return_tensors="pt", padding=True)
+    enc = processor(
+        text=["<image> what color is the circle answer"] * 6,
+        images=[[i] for i in ims],
+        return_tensors="pt",
+        padding=True,
+    )
     answers = [["red"], ["blue"], ["green"]] * 2
     tok = processor.tokenizer
-    data = Encoded(prompt_ids=[ids.tolist() for ids in enc["input_ids"]],
-                   answer_ids=[[tok(a[0], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]] for a in answers],
-                   images=[{k: v[i:i + 1] for k, v in enc.items() if k.startswith("pixel")} for i in range(6)],
-                   ids=[str(i) for i in range(6)],
-                   answers=answers, tasks=["vqa"] * 6)
+    data = Encoded(
+        prompt_ids=[ids.tolist() for ids in enc["input_ids"]],
+        answer_ids=[[tok(a[0], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]] for a in answers],
+        images=[{k: v[i : i + 1] for k, v in enc.items() if k.startswith("pixel")} for i in range(6)],
+        ids=[str(i) for i in range(6)],
+        answers=answers,
+        tasks=["vqa"] * 6,
+    )
     batch = training_batch(data, np.arange(6), rng, tok.pad_token_id)
     return model, ctx, data, batch, tok
 
@@ -70,8 +77,10 @@ def test_fused_mdgd_gradients_equal_the_straightforward_ones(name):
             p.add_(0.05 * torch.randn_like(p))
     expected_phi_model = copy.deepcopy(model)
     with torch.no_grad():
-        for (n, p), ref in zip([(n, p) for n, p in expected_phi_model.named_parameters() if n in ctx.trainable_names],
-                               reference_phi):
+        for (n, p), ref in zip(
+            [(n, p) for n, p in expected_phi_model.named_parameters() if n in ctx.trainable_names],
+            reference_phi,
+        ):
             p.copy_(ref)
     fused = method.gradients(model, batch, ctx)[2:]
     naive = straightforward_gradients(model, expected_phi_model, ctx.trainable_names, batch, ctx)
@@ -94,8 +103,12 @@ def straightforward_gradients(model, phi, names, batch, ctx):
     loss_phi, z_phi = forward_vl(phi, batch, ctx.image_token_id)
     lv = (z_phi - z_theta).abs().mean()
     grad = torch.autograd.grad
-    return (grad(loss_theta, params, retain_graph=True), grad(lv, params, retain_graph=True),
-            grad(loss_phi, phi_params, retain_graph=True), grad(lv, phi_params))
+    return (
+        grad(loss_theta, params, retain_graph=True),
+        grad(lv, params, retain_graph=True),
+        grad(loss_phi, phi_params, retain_graph=True),
+        grad(lv, phi_params),
+    )
 
 
 @pytest.mark.parametrize("name", list(SMOKE["backbones"]))
@@ -134,8 +147,16 @@ def test_mdgd_phi_stays_frozen_while_theta_moves():
     method = make_method("mdgd")
     method.prepare(model, ctx)
     before = [p.detach().clone() for p in method.phi_params]
-    rows = train(model, method, ctx, data, TrainSettings(steps=3, batch_size=6, lr=1e-2, log_every=1),
-                 pad_id=tok.pad_token_id, device="cpu", label="test")
+    rows = train(
+        model,
+        method,
+        ctx,
+        data,
+        TrainSettings(steps=3, batch_size=6, lr=1e-2, log_every=1),
+        pad_id=tok.pad_token_id,
+        device="cpu",
+        label="test",
+    )
     assert all(torch.equal(a, b) for a, b in zip(before, method.phi_params))
     assert not all(torch.equal(a, b) for a, b in zip(before, method.params))
     assert rows[-1]["lv"] > 0  # theta has drifted from phi
@@ -166,8 +187,16 @@ def test_non_finite_loss_stops_with_cell_and_step():
     with torch.no_grad():
         model.lm_head.weight.fill_(float("nan"))
     with pytest.raises(NonFiniteLossError, match=r"my/cell: non-finite task loss .* at step 0"):
-        train(model, method, ctx, data, TrainSettings(steps=2, batch_size=6), pad_id=tok.pad_token_id, device="cpu",
-              label="my/cell")
+        train(
+            model,
+            method,
+            ctx,
+            data,
+            TrainSettings(steps=2, batch_size=6),
+            pad_id=tok.pad_token_id,
+            device="cpu",
+            label="my/cell",
+        )
 
 
 def test_unknown_method_type_names_the_valid_ones():
@@ -177,10 +206,33 @@ def test_unknown_method_type_names_the_valid_ones():
 
 def test_train_script_reports_one_line_error(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts/train.py"), "--backbone", "b", "--target", "t", "--method", "m",
-         "--data", str(tmp_path), "--pretrained", str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
-         "--backbone-config", "{}", "--method-config", '{"type": "nope"}', "--training", '{"steps": 1}'],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            str(REPO / "scripts/train.py"),
+            "--backbone",
+            "b",
+            "--target",
+            "t",
+            "--method",
+            "m",
+            "--data",
+            str(tmp_path),
+            "--pretrained",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "out"),
+            "--backbone-config",
+            "{}",
+            "--method-config",
+            '{"type": "nope"}',
+            "--training",
+            '{"steps": 1}',
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == ("error: cell b/t/m/seed0: unknown method type 'nope'; valid: "
-                                                   "['finetune', 'lora', 'mdgd', 'mdgd_gm', 'mdgd_no_align', 'zero_shot']")
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: cell b/t/m/seed0: unknown method type 'nope'; valid: "
+        "['finetune', 'lora', 'mdgd', 'mdgd_gm', 'mdgd_no_align', 'zero_shot']"
+    )

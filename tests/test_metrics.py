@@ -1,13 +1,22 @@
 """Hand-computed checks for the metric functions (no model needed)."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
-
 from mllm_forgetting.metrics import (
-    cider, effective_rank, erank_from_spectrum, exact_match, forgetting, h_score,
-    normalize_answer, option_accuracy, row_average, score_task, yes_no_scores,
+    cider,
+    effective_rank,
+    erank_from_spectrum,
+    exact_match,
+    forgetting,
+    h_score,
+    normalize_answer,
+    option_accuracy,
+    row_average,
+    score_task,
+    yes_no_scores,
 )
 
 
@@ -21,6 +30,7 @@ def _with_singular_values(svals, n=20, d=16, seed=0):
 
 
 # ---- effective rank (Eq. 4) ----
+
 
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_erank_equal_singular_values_is_k(k):
@@ -76,22 +86,34 @@ def test_erank_zero_matrix_and_bad_shape():
 
 # ---- H-score, Avg, forgetting vs the paper's Table 2 ----
 
-@pytest.mark.parametrize("avg,target,h", [
-    (65.23, 5.44, 10.04),   # PathVQA zero-shot
-    (61.88, 11.04, 18.74),  # PathVQA fine-tune
-    (64.90, 15.03, 24.41),  # PathVQA LoRA
-    (65.69, 9.09, 15.97),   # PathVQA MDGD
-    (66.52, 15.77, 25.50),  # TextCaps zero-shot
-    (66.04, 33.85, 44.76),  # TextCaps fine-tune
-])
+
+@pytest.mark.parametrize(
+    "avg,target,h",
+    [
+        (65.23, 5.44, 10.04),  # PathVQA zero-shot
+        (61.88, 11.04, 18.74),  # PathVQA fine-tune
+        (64.90, 15.03, 24.41),  # PathVQA LoRA
+        (65.69, 9.09, 15.97),  # PathVQA MDGD
+        (66.52, 15.77, 25.50),  # TextCaps zero-shot
+        (66.04, 33.85, 44.76),  # TextCaps fine-tune
+    ],
+)
 def test_h_score_table2(avg, target, h):
     assert h_score(avg, target) == pytest.approx(h, abs=0.01)
 
 
 def test_row_average_includes_target_table2():
     # Table 2, PathVQA zero-shot row: the printed Avg 65.23 is the mean over all 8 tasks incl. the target
-    row = dict(vizwiz=55.27, aokvqa=79.39, okvqa=64.86, textvqa=77.98, iconqa=79.01,
-               pope=88.93, mmbench=70.98, pathvqa=5.44)
+    row = dict(
+        vizwiz=55.27,
+        aokvqa=79.39,
+        okvqa=64.86,
+        textvqa=77.98,
+        iconqa=79.01,
+        pope=88.93,
+        mmbench=70.98,
+        pathvqa=5.44,
+    )
     assert row_average(row) == pytest.approx(65.23, abs=0.01)
     assert h_score(row_average(row), row["pathvqa"]) == pytest.approx(10.04, abs=0.01)
     assert h_score(0, 0) == 0.0
@@ -104,10 +126,11 @@ def test_forgetting():
 
 # ---- answer matching ----
 
+
 def test_normalize_answer():
     assert normalize_answer("  The  Red, Car! ") == "red car"
     assert normalize_answer("an apple") == "apple"
-    assert normalize_answer("A") == "a"          # single option letter kept
+    assert normalize_answer("A") == "a"  # single option letter kept
     assert normalize_answer("(a).") == "a"
     assert normalize_answer("Don't") == "dont"
 

@@ -1,13 +1,13 @@
 """Tiny backbones are real transformers models: built from configs, saved and reloaded like hub checkpoints."""
+
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-from transformers import AutoModelForImageTextToText, AutoProcessor
-
+from conftest import SMOKE
 from mllm_forgetting.methods import TuneContext, make_method
 from mllm_forgetting.models import build_backbone, load_backbone, trainable_names
-from conftest import SMOKE
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
 
 WORDS = "is there a circle in the image yes no answer".split()
 CASES = [(b["architecture"], b["size"], b["connector"], b["layers"]) for b in SMOKE["backbones"].values()]
@@ -45,8 +45,11 @@ def test_trainable_scope_is_connector_plus_last_layers(arch, size, connector, la
 def test_lora_adapts_only_language_model_query_and_key(name):
     cfg = SMOKE["backbones"][name]
     model, _ = build_backbone(cfg["architecture"], cfg["size"], WORDS)
-    ctx = TuneContext(trainable_names=[], image_token_id=model.config.image_token_id,
-                      lora_target_modules=cfg["lora_target_modules"])
+    ctx = TuneContext(
+        trainable_names=[],
+        image_token_id=model.config.image_token_id,
+        lora_target_modules=cfg["lora_target_modules"],
+    )
     method = make_method("lora", r=2, lora_alpha=4)
     wrapped = method.prepare(model, ctx)
     names = [n for n, p in wrapped.named_parameters() if p.requires_grad]
@@ -59,8 +62,12 @@ def test_processor_expands_the_image_into_its_tokens(arch, size, connector, laye
     model, processor = build_backbone(arch, size, WORDS)
     nested = "Idefics" in type(processor).__name__
     ims = images(2)
-    enc = processor(text=["<image> is there a circle answer"] * 2, images=[[i] for i in ims] if nested else ims,
-                    return_tensors="pt", padding=True)
+    enc = processor(
+        text=["<image> is there a circle answer"] * 2,
+        images=[[i] for i in ims] if nested else ims,
+        return_tensors="pt",
+        padding=True,
+    )
     expected = size.get("resampler_latents") or (size["image_size"] // size["patch_size"]) ** 2
     assert ((enc["input_ids"] == model.config.image_token_id).sum(1) == expected).all()
     out = model(**enc, output_hidden_states=True)

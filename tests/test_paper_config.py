@@ -1,17 +1,23 @@
 """config/paper.yaml: the paper's grid builds offline, with every cell of Tables 1 and 2."""
+
 import itertools
 import re
 
 import pytest
 import yaml
-
 from conftest import REPO, copy_workflow, snakemake
 
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 # The paper's Tables 1-2 (methods it ran; Model Tailor's rows are quoted from its own paper)
 TABLES = {
-    "llava-1.5-7b": (["flickr30k", "okvqa"], ["vqav2", "gqa", "vizwiz", "scienceqa", "textvqa", "pope", "mmbench"]),
-    "minicpm-v-2": (["textcaps", "pathvqa"], ["vizwiz", "okvqa", "aokvqa", "textvqa", "iconqa", "pope", "mmbench"]),
+    "llava-1.5-7b": (
+        ["flickr30k", "okvqa"],
+        ["vqav2", "gqa", "vizwiz", "scienceqa", "textvqa", "pope", "mmbench"],
+    ),
+    "minicpm-v-2": (
+        ["textcaps", "pathvqa"],
+        ["vizwiz", "okvqa", "aokvqa", "textvqa", "iconqa", "pope", "mmbench"],
+    ),
 }
 METHODS = ["zero_shot", "finetune", "lora", "mdgd", "mdgd_no_align", "mdgd_gm"]
 NO_NETWORK = """
@@ -30,8 +36,11 @@ def dry_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("paper"))
     guard = tmp_path_factory.mktemp("guard")
     (guard / "sitecustomize.py").write_text(NO_NETWORK)
-    proc = snakemake(["-n", "--configfile", "config/paper.yaml"], cwd=work,
-                     env={"PYTHONPATH": str(guard), "HF_HUB_OFFLINE": "1"})
+    proc = snakemake(
+        ["-n", "--configfile", "config/paper.yaml"],
+        cwd=work,
+        env={"PYTHONPATH": str(guard), "HF_HUB_OFFLINE": "1"},
+    )
     return proc.stdout + proc.stderr
 
 
@@ -50,7 +59,9 @@ def test_dry_run_lists_every_cell_of_tables_1_and_2_offline(dry_run):
     for name, (targets, _) in TABLES.items():
         for target, method in itertools.product(targets, METHODS):
             assert (name, target, method) in cells, (name, target, method)
-    expected = sum(len(b.get("targets", PAPER["targets"])) for b in PAPER["backbones"].values()) * len(METHODS)
+    expected = sum(len(b.get("targets", PAPER["targets"])) for b in PAPER["backbones"].values()) * len(
+        METHODS
+    )
     assert len(cells) == expected
     assert "network access attempted" not in dry_run
     for name in PAPER["backbones"]:  # hub backbones are fetched, not pre-trained
@@ -64,6 +75,7 @@ def test_the_guard_would_catch_network_access(tmp_path):
     import sys
 
     probe = "import socket; socket.create_connection(('127.0.0.1', 9), timeout=1)"
-    proc = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(tmp_path)}, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env={"PYTHONPATH": str(tmp_path)}, capture_output=True, text=True
+    )
     assert "network access attempted" in proc.stderr

@@ -1,11 +1,11 @@
 """Tables and figures from synthetic cell directories (no model needed)."""
+
 import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from mllm_forgetting.metrics import h_score
 from mllm_forgetting.reporting import FIGURES, aggregate
 from mllm_forgetting.reporting.tables import build_table, format_params
@@ -31,24 +31,47 @@ def _write_cell(root, method, mtype, label, seed, params, scores, rng, n=24, d=1
         metrics = {"accuracy": scores[t] / 100}
         if KINDS[t] == "yes_no":
             metrics.update(f1=scores[t] / 100 - 0.01, yes_ratio=0.5)
-        tasks[t] = {"role": "target" if t == "caption" else "pretrain", "kind": KINDS[t], "score": scores[t],
-                    "metrics": metrics, "erank_per_image": float(rng.uniform(3, 8)),
-                    "erank_pooled": float(rng.uniform(10, 20)),
-                    "erank_per_token": rng.uniform(1, 10, n_tok).tolist()}
-    json.dump({"backbone": "tiny-llava", "target": "caption", "method": method, "method_type": mtype,
-               "label": label, "seed": seed, "trainable_params": params,
-               "options": {"alpha": float(method.rsplit("_", 1)[1])} if mtype == "mdgd_gm" else {},
-               "erank_options": {"layer": -1, "centre": False, "variant": "singular"},
-               "tasks": tasks, "task_order": TASKS}, open(cell / "metrics.json", "w"))
+        tasks[t] = {
+            "role": "target" if t == "caption" else "pretrain",
+            "kind": KINDS[t],
+            "score": scores[t],
+            "metrics": metrics,
+            "erank_per_image": float(rng.uniform(3, 8)),
+            "erank_pooled": float(rng.uniform(10, 20)),
+            "erank_per_token": rng.uniform(1, 10, n_tok).tolist(),
+        }
+    json.dump(
+        {
+            "backbone": "tiny-llava",
+            "target": "caption",
+            "method": method,
+            "method_type": mtype,
+            "label": label,
+            "seed": seed,
+            "trainable_params": params,
+            "options": {"alpha": float(method.rsplit("_", 1)[1])} if mtype == "mdgd_gm" else {},
+            "erank_options": {"layer": -1, "centre": False, "variant": "singular"},
+            "tasks": tasks,
+            "task_order": TASKS,
+        },
+        open(cell / "metrics.json", "w"),
+    )
     shift = 0.0 if mtype == "zero_shot" else 2.0
-    np.savez(cell / "representations.npz",
-             **{f"{k}__{t}": rng.normal(shift, 1, (n, d)) for k in ("visual", "multimodal") for t in TASKS})
+    np.savez(
+        cell / "representations.npz",
+        **{f"{k}__{t}": rng.normal(shift, 1, (n, d)) for k in ("visual", "multimodal") for t in TASKS},
+    )
     if mtype != "zero_shot":
         steps = np.arange(40)
-        log = pd.DataFrame({"step": steps, "loss": 3 * np.exp(-steps / 15) + rng.normal(0, 0.05, 40),
-                            "lv": np.nan if mtype == "finetune" else rng.uniform(0, 1, 40),
-                            "cosine": np.nan if mtype == "finetune" else rng.uniform(0.5, 1, 40),
-                            "fraction_updated": np.nan})
+        log = pd.DataFrame(
+            {
+                "step": steps,
+                "loss": 3 * np.exp(-steps / 15) + rng.normal(0, 0.05, 40),
+                "lv": np.nan if mtype == "finetune" else rng.uniform(0, 1, 40),
+                "cosine": np.nan if mtype == "finetune" else rng.uniform(0.5, 1, 40),
+                "fraction_updated": np.nan,
+            }
+        )
         log.to_csv(cell / "train_log.csv", index=False)
     return cell
 
@@ -66,7 +89,7 @@ def test_table_means_stds_avg_hscore(cell_dirs, tmp_path):
     ft = df.set_index("method").loc["finetune"]
     assert ft["vqa"] == pytest.approx(45.0) and ft["vqa_std"] == pytest.approx(math.sqrt(50))
     assert ft["caption"] == pytest.approx(45.0)
-    assert ft["Avg"] == pytest.approx((45 + 65 + 45) / 3)          # target included in Avg
+    assert ft["Avg"] == pytest.approx((45 + 65 + 45) / 3)  # target included in Avg
     assert ft["Hscore"] == pytest.approx(h_score((45 + 65 + 45) / 3, 45.0))
     assert ft["Forgetting"] == pytest.approx((60 + 80) / 2 - (45 + 65) / 2)
     assert ft["POPE F1"] == pytest.approx(64.0)
@@ -88,14 +111,30 @@ def test_figures_cope_with_missing_methods(cell_dirs, tmp_path):
 
 
 def test_build_table_single_seed_std_is_nan_and_params_format():
-    cells = [{"method": "zero_shot", "method_type": "zero_shot", "label": "Zero-shot", "seed": 0,
-              "trainable_params": None, "task_order": ["a", "t"],
-              "tasks": {"a": {"role": "pretrain", "kind": "open", "score": 65.23},
-                        "t": {"role": "target", "kind": "open", "score": 5.44}}}]
+    cells = [
+        {
+            "method": "zero_shot",
+            "method_type": "zero_shot",
+            "label": "Zero-shot",
+            "seed": 0,
+            "trainable_params": None,
+            "task_order": ["a", "t"],
+            "tasks": {
+                "a": {"role": "pretrain", "kind": "open", "score": 65.23},
+                "t": {"role": "target", "kind": "open", "score": 5.44},
+            },
+        }
+    ]
     df = build_table(cells)
     assert math.isnan(df.loc[0, "a_std"])
     assert df.loc[0, "Hscore"] == pytest.approx(h_score(35.335, 5.44))
-    assert [format_params(x) for x in (1.2e9, 517e6, 35e3, 52_000_000, 999)] == ["1.2B", "517M", "35K", "52M", "999"]
+    assert [format_params(x) for x in (1.2e9, 517e6, 35e3, 52_000_000, 999)] == [
+        "1.2B",
+        "517M",
+        "35K",
+        "52M",
+        "999",
+    ]
 
 
 def test_alpha_comes_from_method_options_then_the_cell_name():
@@ -108,10 +147,15 @@ def test_alpha_comes_from_method_options_then_the_cell_name():
 
 # ---------------------------------------------------------------------------- run profile
 
+
 def _bench(path, *seconds):
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = "".join(f"{s}\t0:00:{int(s):02d}\t{100 + i}\t1\t1\t1\t0\t0\t50\t{s}\n" for i, s in enumerate(seconds))
-    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n" + rows)
+    rows = "".join(
+        f"{s}\t0:00:{int(s):02d}\t{100 + i}\t1\t1\t1\t0\t0\t50\t{s}\n" for i, s in enumerate(seconds)
+    )
+    path.write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n" + rows
+    )
 
 
 def test_run_profile_groups_training_by_method_and_reads_the_newest_row(tmp_path):

@@ -3,6 +3,7 @@
 Training runs as the real script (train.py) in its own process, as Snakemake runs it, so it can be killed;
 evaluation runs in-process (the same evaluate_cell that scripts/evaluate.py calls).
 """
+
 import json
 import os
 import random
@@ -17,11 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
+from conftest import REPO, SMOKE, copy_workflow, script, snakemake
 from mllm_forgetting.cells import Cell
 from mllm_forgetting.steps.evaluate import evaluate_cell
-
-from conftest import REPO, SMOKE, copy_workflow, script, snakemake
 
 pytestmark = pytest.mark.faults
 CELL_STEPS = 30  # long enough to be killed mid-run, short enough for CI
@@ -32,10 +31,29 @@ EVERY = 4
 def cell_args(inputs, method, out, tracking=None):
     """train.py's arguments; tracking: a results directory whose MLflow store the cell logs to (None: none)."""
     data, pretrained, backbone = inputs
-    return ["--backbone", "tiny-llava", "--target", "okvqa", "--method", method, "--data", data,
-            "--pretrained", pretrained, "--out", out, "--backbone-config", json.dumps(backbone),
-            "--method-config", json.dumps(SMOKE["methods"][method]), "--training", json.dumps(TRAINING),
-            *(["--results", tracking] if tracking else ["--no-tracking"]), "--checkpoint-every", EVERY]
+    return [
+        "--backbone",
+        "tiny-llava",
+        "--target",
+        "okvqa",
+        "--method",
+        method,
+        "--data",
+        data,
+        "--pretrained",
+        pretrained,
+        "--out",
+        out,
+        "--backbone-config",
+        json.dumps(backbone),
+        "--method-config",
+        json.dumps(SMOKE["methods"][method]),
+        "--training",
+        json.dumps(TRAINING),
+        *(["--results", tracking] if tracking else ["--no-tracking"]),
+        "--checkpoint-every",
+        EVERY,
+    ]
 
 
 def evaluate(inputs, method, out) -> bytes:
@@ -43,8 +61,16 @@ def evaluate(inputs, method, out) -> bytes:
     data, _, backbone = inputs
     threads = torch.get_num_threads()  # evaluate_cell pins them for the cell; later tests keep theirs
     try:
-        evaluate_cell(Cell("tiny-llava", "okvqa", method, 0), str(out / "train.json"), backbone, SMOKE["evaluation"],
-                      data_dir=str(data), pretrain_tasks=SMOKE["data"]["pretrain_tasks"], out_dir=str(out), track=False)
+        evaluate_cell(
+            Cell("tiny-llava", "okvqa", method, 0),
+            str(out / "train.json"),
+            backbone,
+            SMOKE["evaluation"],
+            data_dir=str(data),
+            pretrain_tasks=SMOKE["data"]["pretrain_tasks"],
+            out_dir=str(out),
+            track=False,
+        )
     finally:
         torch.set_num_threads(threads)
     return (out / "metrics.json").read_bytes()
@@ -57,7 +83,10 @@ def finished_cell(inputs, method, out) -> dict:
 
 
 def outputs(inputs, method, out) -> dict:
-    files = {"metrics.json": evaluate(inputs, method, out), "train_log.csv": (out / "train_log.csv").read_bytes()}
+    files = {
+        "metrics.json": evaluate(inputs, method, out),
+        "train_log.csv": (out / "train_log.csv").read_bytes(),
+    }
     for weights in sorted((out / "model").glob("*.safetensors")):
         files[weights.name] = weights.read_bytes()
     return files
@@ -65,15 +94,21 @@ def outputs(inputs, method, out) -> dict:
 
 def start_cell(inputs, method, out, tracking=None):
     args = cell_args(inputs, method, out, tracking)
-    return subprocess.Popen([sys.executable, str(REPO / "scripts" / "train.py"), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "train.py"), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_checkpoint(proc, out, timeout=120):
     """Block until the running cell has written its first complete checkpoint."""
     deadline = time.time() + timeout
     while not list((out / "checkpoints").glob("step-*.json")):
-        assert proc.poll() is None, f"cell ended before its first checkpoint:\n{proc.communicate()[1][-3000:]}"
+        assert proc.poll() is None, (
+            f"cell ended before its first checkpoint:\n{proc.communicate()[1][-3000:]}"
+        )
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.02)
 
@@ -107,8 +142,9 @@ def resume_from(interrupted, tmp_path):
 
 
 @pytest.mark.parametrize("method", ["finetune", "lora", "mdgd"])
-def test_sigkill_at_a_random_step_then_rerun_ends_bitwise_identical(smoke_inputs, references, tmp_path, method,
-                                                                     record_property):
+def test_sigkill_at_a_random_step_then_rerun_ends_bitwise_identical(
+    smoke_inputs, references, tmp_path, method, record_property
+):
     out = tmp_path / method
     proc = start_cell(smoke_inputs, method, out)
     wait_for_checkpoint(proc, out)
@@ -128,17 +164,19 @@ def test_sigkill_at_a_random_step_then_rerun_ends_bitwise_identical(smoke_inputs
     assert not (out / "checkpoints").exists(), "a finished cell leaves no checkpoints behind"
 
 
-def test_sigterm_checkpoints_and_exits_cleanly_then_resumes(smoke_inputs, references, tmp_path, record_property,
-                                                           monkeypatch):
+def test_sigterm_checkpoints_and_exits_cleanly_then_resumes(
+    smoke_inputs, references, tmp_path, record_property, monkeypatch
+):
     """Also: the resumed attempt continues the interrupted attempt's MLflow run (one run per cell)."""
     import mlflow
-
     from mllm_forgetting.tracking import init_store
 
     out, tracking = tmp_path / "mdgd", tmp_path / "results"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     init_store(tracking)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri exported it; later tests must not see it
+    os.environ.pop(
+        "MLFLOW_TRACKING_URI", None
+    )  # mlflow.set_tracking_uri exported it; later tests must not see it
     proc = start_cell(smoke_inputs, "mdgd", out, tracking)
     wait_for_checkpoint(proc, out)
     proc.send_signal(signal.SIGTERM)  # what SLURM sends before the time limit and on pre-emption
@@ -168,14 +206,19 @@ def test_same_config_and_seed_give_the_same_metrics(smoke_inputs, references, tm
     assert again == references[method]
 
 
-def test_a_corrupted_checkpoint_is_reported_and_the_previous_one_used(smoke_inputs, references, interrupted,
-                                                                       tmp_path, record_property):
+def test_a_corrupted_checkpoint_is_reported_and_the_previous_one_used(
+    smoke_inputs, references, interrupted, tmp_path, record_property
+):
     out = resume_from(interrupted, tmp_path)
     newest = sorted((out / "checkpoints").glob("step-*.pt"))[-1]
-    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a truncated write, e.g. a full disk
+    newest.write_bytes(
+        newest.read_bytes()[: newest.stat().st_size // 2]
+    )  # a truncated write, e.g. a full disk
 
     rerun = script("train.py", *cell_args(smoke_inputs, "finetune", out))
-    assert f"checkpoint {newest.name} is corrupted (checksum mismatch); trying the previous one" in rerun.stderr
+    assert (
+        f"checkpoint {newest.name} is corrupted (checksum mismatch); trying the previous one" in rerun.stderr
+    )
     assert "resuming from checkpoint step-" in rerun.stderr
     lost = sum(outputs(smoke_inputs, "finetune", out).get(n) != d for n, d in references["finetune"].items())
     record_property("results_lost", lost)
@@ -191,7 +234,10 @@ def test_a_checkpoint_of_another_backbone_is_refused_with_one_line(smoke_inputs,
     rerun = script("train.py", *cell_args(smoke_inputs, "finetune", out), check=False)
     last = rerun.stderr.strip().splitlines()[-1]
     assert rerun.returncode == 1 and "Traceback" not in rerun.stderr
-    assert last.startswith("error: cell tiny-llava/okvqa/finetune/seed0: checkpoint in ") and "'tiny-resampler'" in last
+    assert (
+        last.startswith("error: cell tiny-llava/okvqa/finetune/seed0: checkpoint in ")
+        and "'tiny-resampler'" in last
+    )
 
 
 def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrupted, tmp_path):
@@ -205,18 +251,40 @@ def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrup
 
 def test_pretraining_killed_in_its_second_stage_resumes_bitwise(smoke_inputs, tmp_path, record_property):
     data, _, backbone = smoke_inputs
-    backbone = {**backbone, "pretrain": {**backbone["pretrain"], "stages": [{"tasks": ["gqa"], "steps": 10},
-                                                                             {"tasks": "all", "steps": 30}]}}
+    backbone = {
+        **backbone,
+        "pretrain": {
+            **backbone["pretrain"],
+            "stages": [{"tasks": ["gqa"], "steps": 10}, {"tasks": "all", "steps": 30}],
+        },
+    }
 
     def args(out):
-        return ["--backbone", "tiny-llava", "--backbone-config", json.dumps(backbone), "--data", data,
-                "--tasks", *SMOKE["data"]["pretrain_tasks"], "--out", out / "model", "--state-dir", out / "state",
-                "--checkpoint-every", 5]
+        return [
+            "--backbone",
+            "tiny-llava",
+            "--backbone-config",
+            json.dumps(backbone),
+            "--data",
+            data,
+            "--tasks",
+            *SMOKE["data"]["pretrain_tasks"],
+            "--out",
+            out / "model",
+            "--state-dir",
+            out / "state",
+            "--checkpoint-every",
+            5,
+        ]
 
     reference, out = tmp_path / "reference", tmp_path / "killed"
     script("pretrain.py", *args(reference))
-    proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "pretrain.py"), *map(str, args(out))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "pretrain.py"), *map(str, args(out))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not list((out / "state/stage2").glob("step-*.json")):  # stage 1 finished, stage 2 under way
         assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
@@ -234,23 +302,40 @@ def test_pretraining_killed_in_its_second_stage_resumes_bitwise(smoke_inputs, tm
     assert not (out / "state").exists() and not (reference / "state").exists()
 
 
-def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(smoke_inputs, tmp_path, record_property):
+def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(
+    smoke_inputs, tmp_path, record_property
+):
     """While a cell runs, a second `snakemake` on the directory is refused (incomplete outputs, or the lock);
     when the job then dies, Snakemake deletes its declared outputs but not its checkpoints: the rerun resumes."""
     data, pretrained, _ = smoke_inputs
     work = copy_workflow(tmp_path)
     config = yaml.safe_load((work / "config/smoke.yaml").read_text())
-    config["training"]["steps"], config["checkpoint_every"] = 1000, 50  # ~30 s: outlives the other invocations
+    config["training"]["steps"], config["checkpoint_every"] = (
+        1000,
+        50,
+    )  # ~30 s: outlives the other invocations
     (work / "config/long.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     os.symlink(data, work / "data")  # no rule rebuilds it: the pre-trained model below is newer
     (work / "results/checkpoints").mkdir(parents=True)
     os.symlink(pretrained, work / "results/checkpoints/tiny-llava")
-    args = ["--cores", "1", "--configfile", "config/long.yaml", "--replace-workflow-config",
-            "results/cells/tiny-llava/okvqa/finetune/seed0/train.json"]
+    args = [
+        "--cores",
+        "1",
+        "--configfile",
+        "config/long.yaml",
+        "--replace-workflow-config",
+        "results/cells/tiny-llava/okvqa/finetune/seed0/train.json",
+    ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    first = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=work, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     cell = work / "results/cells/tiny-llava/okvqa/finetune/seed0"
     deadline = time.time() + 120
     while not list((cell / "checkpoints").glob("step-*.json")):  # the first is mid-cell
@@ -260,7 +345,9 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(smoke_in
     plain = snakemake(args, cwd=work, check=False)
     forced = snakemake([*args, "--rerun-incomplete"], cwd=work, check=False)  # as the SLURM profile runs
     assert first.poll() is None, "the first invocation ended before the others were tried"
-    assert plain.returncode != 0 and re.search("IncompleteFilesException|cannot be locked", plain.stderr), plain.stderr
+    assert plain.returncode != 0 and re.search("IncompleteFilesException|cannot be locked", plain.stderr), (
+        plain.stderr
+    )
     assert forced.returncode != 0 and "cannot be locked" in forced.stderr, forced.stderr[-3000:]
 
     [job] = processes_running(f"{work}/scripts/train.py")
@@ -270,7 +357,9 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(smoke_in
     saved = max(json.loads(p.read_text())["step"] for p in (cell / "checkpoints").glob("step-*.json"))
 
     snakemake(["--rerun-incomplete", *args], cwd=work)
-    lost = int(not (cell / "train.json").exists() or json.loads((cell / "train.json").read_text())["steps"] != 1000)
+    lost = int(
+        not (cell / "train.json").exists() or json.loads((cell / "train.json").read_text())["steps"] != 1000
+    )
     record_property("results_lost", lost)
     assert lost == 0
     log = (work / "results/logs/train/tiny-llava/okvqa/finetune/seed0.log").read_text()

@@ -5,6 +5,7 @@ temporary folder; scripts/install_slurm_profile.py installs the repository's pro
 the smoke DAG then runs through sbatch and must produce exactly what the local `--cores 2` run produces.
 Needs root and `bash scripts/install_slurm.sh`: skipped without them, except where CI is set (there it fails).
 """
+
 import json
 import os
 import re
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, copy_workflow
 
 pytestmark = pytest.mark.slurm
@@ -33,16 +33,23 @@ COMPARED = ("results/cells/*/*/*/seed*/metrics.json", "results/tables/*.csv")
 
 def user_env(home: Path, **extra) -> dict:
     """A login shell's environment: the project's interpreter first on PATH, HOME elsewhere, no SLURM settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SNAKEMAKE_", "XDG_CONFIG_HOME", "MLFLOW_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SNAKEMAKE_", "XDG_CONFIG_HOME", "MLFLOW_"))
+    }
     env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
 def install_profile(env: dict, *args: str) -> str:
-    proc = subprocess.run([sys.executable, str(SCRIPTS / "install_slurm_profile.py"), *args], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "install_slurm_profile.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -50,7 +57,9 @@ def install_profile(env: dict, *args: str) -> str:
 def run_snakemake(args, cwd, env, timeout=120):
     """`snakemake ARGS` with the console script a user calls (the project's, first on the PATH of `env`)."""
     snakemake = shutil.which("snakemake", path=env["PATH"])
-    return subprocess.run([snakemake, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [snakemake, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def job_blocks(output: str) -> list[dict]:
@@ -58,7 +67,15 @@ def job_blocks(output: str) -> list[dict]:
     jobs = []
     for line in output.splitlines():
         if m := re.match(r"^(local)?(?:rule|checkpoint) (\w+):$", line.strip()):
-            jobs.append({"rule": m.group(2), "local": bool(m.group(1)), "wildcards": "", "threads": 1, "resources": {}})
+            jobs.append(
+                {
+                    "rule": m.group(2),
+                    "local": bool(m.group(1)),
+                    "wildcards": "",
+                    "threads": 1,
+                    "resources": {},
+                }
+            )
         elif jobs and (m := re.match(r"^\s+(wildcards|threads|resources): (.*)$", line)):
             key, value = m.groups()
             if key == "resources":
@@ -73,6 +90,7 @@ def job_blocks(output: str) -> list[dict]:
 
 # --- the installed profile, resolved by a dry run (no cluster needed) ---------------------------------------
 
+
 def test_installed_profile_takes_account_and_partition_from_env_or_arguments(tmp_path):
     home = tmp_path / "home"
     env = user_env(home)  # no XDG_CONFIG_HOME: the profile goes to ~/.config
@@ -81,7 +99,9 @@ def test_installed_profile_takes_account_and_partition_from_env_or_arguments(tmp
     (profile_dir / "config.yaml").write_text("executor: slurm\n")  # from the README's older `cp -r`
     out = install_profile(env)
     assert str(profile_dir / "profile.yaml") in out
-    assert not (profile_dir / "config.yaml").exists(), "a leftover config.yaml would compete with profile.yaml"
+    assert not (profile_dir / "config.yaml").exists(), (
+        "a leftover config.yaml would compete with profile.yaml"
+    )
     assert "unchanged" in install_profile(env)  # idempotent
 
     work = copy_workflow(tmp_path / "wf")
@@ -96,7 +116,9 @@ def test_installed_profile_takes_account_and_partition_from_env_or_arguments(tmp
         res = job["resources"]
         assert res["slurm_account"] == "acct-env" and res["slurm_partition"] == "part-env", job
         assert "runtime" in res and "mem_mb" in res, job
-        assert int(res.get("gpu", 0)) == 0, job  # the CPU smoke config requests no GPU, and the profile adds none
+        assert int(res.get("gpu", 0)) == 0, (
+            job
+        )  # the CPU smoke config requests no GPU, and the profile adds none
         assert "cpus_per_task" not in res, job  # threads decide the CPUs
 
     # unset: no account or partition at all (SLURM's defaults apply) rather than a literal "${SLURM_ACCOUNT}"
@@ -115,6 +137,7 @@ def test_installed_profile_takes_account_and_partition_from_env_or_arguments(tmp
 
 
 # --- the real cluster ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Cluster:
@@ -140,7 +163,9 @@ def slurm_cluster():
     """A single-node SLURM cluster under a temporary folder, stopped at the end whatever happens."""
     missing = [d for d in DAEMONS if not shutil.which(d)]
     if missing:
-        _unavailable(f"SLURM is not installed ({', '.join(missing)} missing); run: bash scripts/install_slurm.sh")
+        _unavailable(
+            f"SLURM is not installed ({', '.join(missing)} missing); run: bash scripts/install_slurm.sh"
+        )
     if os.geteuid() != 0:
         _unavailable("the local SLURM cluster needs root (slurmd, munged)")
     # under /tmp, not pytest's 0700 tmp folder: munged runs as user munge and must reach its files
@@ -148,15 +173,23 @@ def slurm_cluster():
     cluster = Cluster(root, 0.0)
     try:
         start = time.monotonic()
-        proc = subprocess.run(["bash", str(SCRIPTS / "local_slurm.sh"), "start", str(root)],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            ["bash", str(SCRIPTS / "local_slurm.sh"), "start", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         cluster.start_s = time.monotonic() - start
         if proc.returncode != 0:
             pytest.fail(f"local SLURM cluster did not start:\n{proc.stdout}{proc.stderr}")
         yield cluster
     finally:
-        subprocess.run(["bash", str(SCRIPTS / "local_slurm.sh"), "stop", str(root)],
-                       capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            ["bash", str(SCRIPTS / "local_slurm.sh"), "stop", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -173,25 +206,36 @@ class SlurmRun:
 def slurm_run(slurm_cluster, tmp_path_factory):
     """The smoke DAG submitted with exactly the user's command, from a copy of the repository."""
     base = tmp_path_factory.mktemp("slurm")
-    env = user_env(base / "home", XDG_CONFIG_HOME=base / "xdg",
-                   # first status check after 5 s instead of 40: the smoke jobs take seconds
-                   SNAKEMAKE_SLURM_INIT_SECONDS=5)
+    env = user_env(
+        base / "home",
+        XDG_CONFIG_HOME=base / "xdg",
+        # first status check after 5 s instead of 40: the smoke jobs take seconds
+        SNAKEMAKE_SLURM_INIT_SECONDS=5,
+    )
     assert str(base / "xdg" / "snakemake" / "slurm" / "profile.yaml") in install_profile(env)
     work = copy_workflow(base / "wf")
     started = time.time()
     try:
         proc = run_snakemake(COMMAND[1:], work, env, timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
-        out = "".join(s.decode(errors="replace") if isinstance(s, bytes) else s for s in (e.stdout, e.stderr) if s)
-        pytest.fail(f"`{' '.join(COMMAND)}` still running after {RUN_TIMEOUT_S} s:\n{out[-4000:]}\n"
-                    f"{slurm_cluster.log_tails()}")
+        out = "".join(
+            s.decode(errors="replace") if isinstance(s, bytes) else s for s in (e.stdout, e.stderr) if s
+        )
+        pytest.fail(
+            f"`{' '.join(COMMAND)}` still running after {RUN_TIMEOUT_S} s:\n{out[-4000:]}\n"
+            f"{slurm_cluster.log_tails()}"
+        )
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        job_logs = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-1500:]}"
-                             for p in sorted((work / "results/logs").rglob("*.log"))
-                             if "Error" in p.read_text(errors="replace"))
-        pytest.fail(f"`{' '.join(COMMAND)}` failed (rc {proc.returncode}):\n{output[-5000:]}\n{job_logs[-5000:]}\n"
-                    f"{slurm_cluster.log_tails()}")
+        job_logs = "\n".join(
+            f"--- {p}\n{p.read_text(errors='replace')[-1500:]}"
+            for p in sorted((work / "results/logs").rglob("*.log"))
+            if "Error" in p.read_text(errors="replace")
+        )
+        pytest.fail(
+            f"`{' '.join(COMMAND)}` failed (rc {proc.returncode}):\n{output[-5000:]}\n{job_logs[-5000:]}\n"
+            f"{slurm_cluster.log_tails()}"
+        )
     run_id = re.search(r"SLURM run ID: (\S+)", output)
     assert run_id, output[-3000:]
     return SlurmRun(work, output, run_id.group(1), started, time.time() - started)
@@ -201,16 +245,30 @@ def sacct_jobs(run: SlurmRun) -> list[dict]:
     """SLURM's accounting records of the run's jobs (the plugin names each job after the run ID)."""
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(run.started - 60))
     fields = ["JobIDRaw", "Comment", "State", "AllocCPUS", "ReqMem", "Timelimit", "AllocTRES"]
-    proc = subprocess.run(["sacct", "-X", "-n", "-P", "--starttime", since, "--name", run.run_id,
-                           f"--format={','.join(fields)}"], capture_output=True, text=True, timeout=60,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")})
+    proc = subprocess.run(
+        [
+            "sacct",
+            "-X",
+            "-n",
+            "-P",
+            "--starttime",
+            since,
+            "--name",
+            run.run_id,
+            f"--format={','.join(fields)}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")},
+    )
     assert proc.returncode == 0, proc.stderr
     return [dict(zip(fields, line.split("|"))) for line in proc.stdout.splitlines() if line.strip()]
 
 
 def megabytes(req_mem: str) -> int:
     number, unit = re.fullmatch(r"(\d+)([KMGT]?)n?", req_mem).groups()
-    return int(number) * {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 ** 2}[unit]
+    return int(number) * {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024**2}[unit]
 
 
 def minutes(limit: str) -> int:
@@ -222,8 +280,11 @@ def minutes(limit: str) -> int:
 @pytest.mark.slow
 def test_every_cluster_job_went_through_sbatch_with_its_resources(slurm_run, slurm_cluster):
     jobs = job_blocks(slurm_run.output)
-    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", slurm_run.output.split("Job stats:", 1)[1].split("Select jobs", 1)[0],
-                            re.M))
+    stats = dict(
+        re.findall(
+            r"^(\w+)\s+(\d+)$", slurm_run.output.split("Job stats:", 1)[1].split("Select jobs", 1)[0], re.M
+        )
+    )
     local = {j["rule"] for j in jobs if j["local"]}
     expected = Counter({rule: int(n) for rule, n in stats.items() if rule != "total" and rule not in local})
     # the heavy rules must reach the cluster; what runs on the login node is the workflow's `localrules`
@@ -234,7 +295,10 @@ def test_every_cluster_job_went_through_sbatch_with_its_resources(slurm_run, slu
     rules = sorted(expected, key=len, reverse=True)  # rule names may contain "_": try the longest first
 
     def rule_of(comment):
-        return next((r for r in rules if comment == f"rule_{r}" or comment.startswith(f"rule_{r}_wildcards_")), comment)
+        return next(
+            (r for r in rules if comment == f"rule_{r}" or comment.startswith(f"rule_{r}_wildcards_")),
+            comment,
+        )
 
     assert Counter(rule_of(r["Comment"]) for r in records) == expected, records
 
@@ -250,8 +314,10 @@ def test_every_cluster_job_went_through_sbatch_with_its_resources(slurm_run, slu
         # SLURM's output of the job, kept under the profile's log folder
         log = slurm_run.work / "results/logs/slurm" / f"rule_{rule}" / wildcards / f"{record['JobIDRaw']}.log"
         assert log.is_file(), log
-    print(f"\nlocal SLURM started in {slurm_cluster.start_s:.1f} s; `{' '.join(COMMAND)}` ran "
-          f"{len(records)} SLURM jobs in {slurm_run.seconds:.0f} s")
+    print(
+        f"\nlocal SLURM started in {slurm_cluster.start_s:.1f} s; `{' '.join(COMMAND)}` ran "
+        f"{len(records)} SLURM jobs in {slurm_run.seconds:.0f} s"
+    )
 
 
 @pytest.mark.slow

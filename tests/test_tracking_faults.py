@@ -7,6 +7,7 @@ Real tiny cells run in-process (train + evaluate, as the pipeline's two steps) i
   at_eval   the store fails when evaluate uploads metrics.json (train tracked fine)
   healthy   nothing fails (sync must leave it alone)
 """
+
 import hashlib
 import os
 import socket
@@ -19,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-
 from conftest import REPO, SMOKE
 from mllm_forgetting.cells import Cell
 from mllm_forgetting.data import build_benchmark, read_vocabulary
@@ -34,11 +34,17 @@ pytestmark = pytest.mark.faults
 
 BACKBONE = SMOKE["backbones"]["tiny-llava"]
 TRAINING = {"steps": 3, "batch_size": 8, "lr": 1e-3, "log_every": 1}
-EVALUATION = {"batch_size": 8, "representation_layer": -1, "erank": {"centre": False, "variant": "singular"},
-              "max_test_examples": 8}
+EVALUATION = {
+    "batch_size": 8,
+    "representation_layer": -1,
+    "erank": {"centre": False, "variant": "singular"},
+    "max_test_examples": 8,
+}
 USERS_HTTP_SETTINGS = {k: os.environ.get(k) for k in HTTP_BOUNDS}
-CELLS = {case: Cell("tiny-llava", "okvqa", "finetune", seed)
-         for seed, case in enumerate(["offline", "mid_train", "at_eval", "healthy"])}
+CELLS = {
+    case: Cell("tiny-llava", "okvqa", "finetune", seed)
+    for seed, case in enumerate(["offline", "mid_train", "at_eval", "healthy"])
+}
 
 
 def free_port() -> int:
@@ -60,13 +66,29 @@ def run_cell(cell, data, pretrained, results) -> dict:
     out, start, warned = cell_dir(results, cell), time.perf_counter(), {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tune_cell(cell, BACKBONE, {"type": "finetune", "label": "Fine-tune"}, TRAINING, data_dir=str(data),
-                  pretrained_dir=str(pretrained), out_dir=str(out), results_dir=str(results))
+        tune_cell(
+            cell,
+            BACKBONE,
+            {"type": "finetune", "label": "Fine-tune"},
+            TRAINING,
+            data_dir=str(data),
+            pretrained_dir=str(pretrained),
+            out_dir=str(out),
+            results_dir=str(results),
+        )
     warned["train"] = mlflow_warnings(caught)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        evaluate_cell(cell, str(out / "train.json"), BACKBONE, EVALUATION, data_dir=str(data), pretrain_tasks=["vqa"],
-                      out_dir=str(out), results_dir=str(results))
+        evaluate_cell(
+            cell,
+            str(out / "train.json"),
+            BACKBONE,
+            EVALUATION,
+            data_dir=str(data),
+            pretrain_tasks=["vqa"],
+            out_dir=str(out),
+            results_dir=str(results),
+        )
     warned["evaluate"] = mlflow_warnings(caught)
     return {"warned": warned, "seconds": time.perf_counter() - start}
 
@@ -78,8 +100,9 @@ def cells(tmp_path_factory):
     data, pretrained, results = root / "data", root / "pretrained", root / "results"
     build_benchmark(data, ["vqa", "okvqa"], {"train": 16, "test": 8}, seed=0, progress=False)
     torch.manual_seed(0)
-    model, processor = build_backbone(BACKBONE["architecture"], BACKBONE["size"],
-                                      read_vocabulary(data) + template_words(BACKBONE["prompt"]))
+    model, processor = build_backbone(
+        BACKBONE["architecture"], BACKBONE["size"], read_vocabulary(data) + template_words(BACKBONE["prompt"])
+    )
     model.save_pretrained(pretrained)
     processor.save_pretrained(pretrained)
     init_store(results)
@@ -88,7 +111,9 @@ def cells(tmp_path_factory):
 
     real_log_batch, real_log_artifact, calls = MlflowClient.log_batch, MlflowClient.log_artifact, []
 
-    def failing_step_metrics(self, run_id, metrics=(), **kw):  # a store that breaks once training is under way
+    def failing_step_metrics(
+        self, run_id, metrics=(), **kw
+    ):  # a store that breaks once training is under way
         calls.append(run_id)
         if metrics:
             raise MlflowException("INTERNAL_ERROR: database is locked")
@@ -146,17 +171,27 @@ def test_store_failing_mid_training_keeps_the_run_id_and_stops_trying(cells):
     results, done = cells
     assert_local_results_complete(results, "mid_train")
     state = read(results, "mid_train", "tracking.json")
-    assert state["synced"] is False and state["failed_stage"] == "train" and "database is locked" in state["error"]
+    assert (
+        state["synced"] is False
+        and state["failed_stage"] == "train"
+        and "database is locked" in state["error"]
+    )
     assert state["run_id"] and state["run_id"] == read(results, "mid_train", "train.json")["mlflow_run_id"]
     assert [len(w) for w in done["mid_train"]["warned"].values()] == [1, 1]
-    assert done["mid_train"]["store_calls"] == 2  # params, then the first step metric; nothing after it failed
+    assert (
+        done["mid_train"]["store_calls"] == 2
+    )  # params, then the first step metric; nothing after it failed
 
 
 def test_store_failing_at_evaluate_marks_the_evaluate_stage(cells):
     results, done = cells
     assert_local_results_complete(results, "at_eval")
     state = read(results, "at_eval", "tracking.json")
-    assert state["synced"] is False and state["failed_stage"] == "evaluate" and "artifact store full" in state["error"]
+    assert (
+        state["synced"] is False
+        and state["failed_stage"] == "evaluate"
+        and "artifact store full" in state["error"]
+    )
     assert state["run_id"] == read(results, "at_eval", "train.json")["mlflow_run_id"]
     assert [len(w) for w in done["at_eval"]["warned"].values()] == [0, 1]
     assert [len(w) for w in done["healthy"]["warned"].values()] == [0, 0]
@@ -165,6 +200,7 @@ def test_store_failing_at_evaluate_marks_the_evaluate_stage(cells):
 
 class ServerError(BaseHTTPRequestHandler):
     """An MLflow server that answers 503 to everything and counts the requests."""
+
     requests = []
 
     def fail(self):
@@ -186,7 +222,9 @@ def test_tracker_gives_up_within_seconds(server, tmp_path, monkeypatch):
     if server == "erroring":
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), ServerError)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{httpd.server_port if httpd else free_port()}")
+    monkeypatch.setenv(
+        "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{httpd.server_port if httpd else free_port()}"
+    )
     ServerError.requests.clear()
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -198,7 +236,9 @@ def test_tracker_gives_up_within_seconds(server, tmp_path, monkeypatch):
     seconds = time.perf_counter() - start
     if httpd:
         httpd.shutdown()
-        assert len(ServerError.requests) == 1 + int(HTTP_BOUNDS["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])  # then offline
+        assert len(ServerError.requests) == 1 + int(
+            HTTP_BOUNDS["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+        )  # then offline
     assert seconds < 10, seconds
     assert len(mlflow_warnings(caught)) == 1
     assert read_state(tmp_path)["synced"] is False
@@ -206,8 +246,13 @@ def test_tracker_gives_up_within_seconds(server, tmp_path, monkeypatch):
 
 def sync(results):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "sync_mlflow.py"), "--results", str(results)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "sync_mlflow.py"), "--results", str(results)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout.strip().splitlines()
 
@@ -234,10 +279,15 @@ def test_sync_puts_exactly_one_complete_run_per_cell_in_mlflow(cells):
             assert run.info.run_id == before[case]
         assert run.info.status == "FINISHED"
         assert {k: run.data.tags[k] for k in ("backbone", "target", "method", "seed")} == {
-            k: str(v) for k, v in cell.as_dict().items()}
+            k: str(v) for k, v in cell.as_dict().items()
+        }
         assert run.data.tags["data_version"] == "untracked"
-        assert run.data.params["training.steps"] == str(TRAINING["steps"]) and run.data.params["backbone.prompt"]
-        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(TRAINING["steps"]))
+        assert (
+            run.data.params["training.steps"] == str(TRAINING["steps"]) and run.data.params["backbone.prompt"]
+        )
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(
+            range(TRAINING["steps"])
+        )
         metrics = read(results, case, "metrics.json")
         assert run.data.metrics["okvqa.score"] == metrics["tasks"]["okvqa"]["score"]
         assert run.data.metrics["vqa.erank_pooled"] == pytest.approx(metrics["tasks"]["vqa"]["erank_pooled"])

@@ -1,11 +1,16 @@
 """VQA soft accuracy, the official answer normalization, PathVQA scoring and their score_task kinds,
 all checked against numbers worked out by hand from the definitions."""
+
 from __future__ import annotations
 
 import pytest
-
 from mllm_forgetting.metrics import (
-    KINDS, normalize_vqa_answer, pathvqa_scores, score_task, vqa_accuracy, vqa_soft_accuracy,
+    KINDS,
+    normalize_vqa_answer,
+    pathvqa_scores,
+    score_task,
+    vqa_accuracy,
+    vqa_soft_accuracy,
 )
 
 
@@ -15,15 +20,19 @@ def ten(matching: int, answer="cat", other="dog") -> list[str]:
 
 # ---- soft accuracy: leave-one-out over the human answers ----
 
-@pytest.mark.parametrize("k,expected", [
-    # k of 10 answers match. The k subsets that leave out a match see k-1 matches, the 10-k others see k:
-    (0, 0.0),  # every subset has 0 matches -> 0
-    (1, 0.3),  # 1 subset x min(0/3, 1) = 0  + 9 subsets x 1/3   -> (0 + 3) / 10       = 0.3
-    (2, 0.6),  # 2 x 1/3 + 8 x 2/3 = 2/3 + 16/3 = 6                -> 6 / 10             = 0.6
-    (3, 0.9),  # 3 x 2/3 + 7 x min(3/3, 1) = 2 + 7 = 9            -> 9 / 10             = 0.9
-    (4, 1.0),  # 4 x min(3/3, 1) + 6 x min(4/3, 1) = 4 + 6 = 10    -> 10 / 10            = 1.0
-    (10, 1.0),
-])
+
+@pytest.mark.parametrize(
+    "k,expected",
+    [
+        # k of 10 answers match. The k subsets that leave out a match see k-1 matches, the 10-k others see k:
+        (0, 0.0),  # every subset has 0 matches -> 0
+        (1, 0.3),  # 1 subset x min(0/3, 1) = 0  + 9 subsets x 1/3   -> (0 + 3) / 10       = 0.3
+        (2, 0.6),  # 2 x 1/3 + 8 x 2/3 = 2/3 + 16/3 = 6                -> 6 / 10             = 0.6
+        (3, 0.9),  # 3 x 2/3 + 7 x min(3/3, 1) = 2 + 7 = 9            -> 9 / 10             = 0.9
+        (4, 1.0),  # 4 x min(3/3, 1) + 6 x min(4/3, 1) = 4 + 6 = 10    -> 10 / 10            = 1.0
+        (10, 1.0),
+    ],
+)
 def test_soft_accuracy_ten_answers(k, expected):
     assert vqa_soft_accuracy("cat", ten(k)) == pytest.approx(expected)
 
@@ -55,18 +64,22 @@ def test_vqa_accuracy_is_the_mean():
 
 # ---- normalization: cases from the official vqaEval.py rules ----
 
-@pytest.mark.parametrize("raw,expected", [
-    ("Two", "2"),             # number words -> digits (after lowercasing)
-    ("none", "0"),
-    ("dont", "don't"),        # contractions table
-    ("a dog.", "dog"),        # trailing period stripped, article dropped
-    ("The Cat", "cat"),
-    ("1,000", "1000"),        # a thousands comma: every listed mark is deleted, not spaced
-    ("3.5", "3.5"),           # a period before a digit stays
-    ("black-white", "black white"),  # a mark between letters becomes a space
-    ("yes !", "yes"),         # a mark touching a space is deleted
-    (" red\n", "red"),
-])
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("Two", "2"),  # number words -> digits (after lowercasing)
+        ("none", "0"),
+        ("dont", "don't"),  # contractions table
+        ("a dog.", "dog"),  # trailing period stripped, article dropped
+        ("The Cat", "cat"),
+        ("1,000", "1000"),  # a thousands comma: every listed mark is deleted, not spaced
+        ("3.5", "3.5"),  # a period before a digit stays
+        ("black-white", "black white"),  # a mark between letters becomes a space
+        ("yes !", "yes"),  # a mark touching a space is deleted
+        (" red\n", "red"),
+    ],
+)
 def test_normalize_vqa_answer(raw, expected):
     assert normalize_vqa_answer(raw) == expected
 
@@ -79,6 +92,7 @@ def test_thousands_comma_still_matches():
 
 
 # ---- PathVQA: yes/no questions by the yes/no word, open ones by exact match ----
+
 
 def test_pathvqa_scores_split_yes_no_and_open():
     preds = ["Yes, it is.", "no", "maybe", "Fibrosis.", "a tumor", "kidney"]
@@ -99,6 +113,7 @@ def test_pathvqa_open_question_needs_the_whole_answer():
 
 
 # ---- score_task dispatch ----
+
 
 def test_score_task_vqa_kind():
     res = score_task("vqa", ["cat", "dog"], [ten(2), ten(3, "dog", "cat")], ["q1", "q2"])

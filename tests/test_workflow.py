@@ -1,11 +1,11 @@
 """The Snakemake DAG end to end on the smoke config: outputs, incremental reruns, tracking, lint, bad configs."""
+
 import json
 import re
 
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import SMOKE, copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -25,17 +25,23 @@ def test_every_table_and_figure_is_produced(smoke_run):
 
 
 def test_each_rule_records_a_benchmark(smoke_run):
-    assert len(list((smoke_run / "results/benchmarks/train").rglob("*.tsv"))) == len(BACKBONES) * len(TARGETS) * len(METHODS)
+    assert len(list((smoke_run / "results/benchmarks/train").rglob("*.tsv"))) == len(BACKBONES) * len(
+        TARGETS
+    ) * len(METHODS)
     assert len(list((smoke_run / "results/benchmarks/pretrain").glob("*.tsv"))) == len(BACKBONES)
 
 
 def test_cell_metrics_hold_scores_and_effective_ranks(smoke_run):
-    cell = json.loads((smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json").read_text())
+    cell = json.loads(
+        (smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json").read_text()
+    )
     assert cell["task_order"][-1] == TARGETS[0]
     for task, result in cell["tasks"].items():
         assert 0 <= result["score"] <= 100
         assert result["erank_per_image"] > 1 and result["erank_pooled"] > 1
-    log = pd.read_csv(smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd_gm_0.5/seed0/train_log.csv")
+    log = pd.read_csv(
+        smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd_gm_0.5/seed0/train_log.csv"
+    )
     assert (log["fraction_updated"] <= 0.5).all() and (log["fraction_updated"] > 0).all()
 
 
@@ -64,7 +70,7 @@ def dry_run_jobs(work, configfile):
             rule = m.group(1)
             jobs.append((rule, ""))
         elif line.strip().startswith("wildcards:") and jobs:
-            jobs[-1] = (rule, line.strip()[len("wildcards:"):].strip())
+            jobs[-1] = (rule, line.strip()[len("wildcards:") :].strip())
     return jobs
 
 
@@ -87,17 +93,22 @@ def test_lint_reports_no_problems(tmp_path):
     assert proc.returncode == 0 and "Lints for" not in text, text[-3000:]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c.update(unknown_key=1), "unknown_key"),
-    (lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=1.5), "alpha"),
-    (lambda c: c.update(targets=["flickr"]), "unknown target 'flickr'; valid"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(unknown_key=1), "unknown_key"),
+        (lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=1.5), "alpha"),
+        (lambda c: c.update(targets=["flickr"]), "unknown target 'flickr'; valid"),
+    ],
+)
 def test_bad_config_fails_with_a_clear_message(tmp_path, edit, message):
     work = copy_workflow(tmp_path)
     cfg = yaml.safe_load((work / "config/smoke.yaml").read_text())
     edit(cfg)
     (work / "config/bad.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    proc = snakemake(["-n", "--configfile", "config/bad.yaml", "--replace-workflow-config"], cwd=work, check=False)
+    proc = snakemake(
+        ["-n", "--configfile", "config/bad.yaml", "--replace-workflow-config"], cwd=work, check=False
+    )
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
 
@@ -116,17 +127,36 @@ def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
     """It runs and reports every method and the passes of an MDGD step (a benchmark: nothing timed is asserted)."""
     from conftest import script
 
-    out = script("benchmark_step.py", "--config", "config/smoke.yaml", "--backbones", "tiny-llava", "--steps", "1",
-                 "--batch-size", "8", cwd=smoke_run).stdout
+    out = script(
+        "benchmark_step.py",
+        "--config",
+        "config/smoke.yaml",
+        "--backbones",
+        "tiny-llava",
+        "--steps",
+        "1",
+        "--batch-size",
+        "8",
+        cwd=smoke_run,
+    ).stdout
     summary = json.loads(out.strip().splitlines()[-1])
     assert [s["backbone"] for s in summary] == ["tiny-llava"]
-    for key in ("mdgd_vs_finetune_time", "mdgd_vs_finetune_peak_mem", "mdgd_gm_vs_finetune_time",
-                "mdgd_gm_vs_finetune_optimizer_state"):
+    for key in (
+        "mdgd_vs_finetune_time",
+        "mdgd_vs_finetune_peak_mem",
+        "mdgd_gm_vs_finetune_time",
+        "mdgd_gm_vs_finetune_optimizer_state",
+    ):
         assert summary[0][key] > 0, key
     assert summary[0]["mdgd_gm_vs_finetune_optimizer_state"] < 1  # AdamW state only for the selected tensors
     for method in ("finetune", "lora", "mdgd", "mdgd_sequential", "mdgd_no_align", "mdgd_gm"):
         assert re.search(rf"^\| {method} \| [\d.]+ \|", out, re.M), method
-    assert re.search(r"passes of a finetune step \(median ms\): forward [\d.]+, backward [\d.]+$", out, re.M), out
-    assert re.search(r"passes of a mdgd step \(median ms\): forward theta [\d.]+, forward phi [\d.]+, "
-                     r"backward theta \(g, h\) [\d.]+, backward phi \(g, h\) [\d.]+, gradient algebra [\d.]+$",
-                     out, re.M), out
+    assert re.search(
+        r"passes of a finetune step \(median ms\): forward [\d.]+, backward [\d.]+$", out, re.M
+    ), out
+    assert re.search(
+        r"passes of a mdgd step \(median ms\): forward theta [\d.]+, forward phi [\d.]+, "
+        r"backward theta \(g, h\) [\d.]+, backward phi \(g, h\) [\d.]+, gradient algebra [\d.]+$",
+        out,
+        re.M,
+    ), out

@@ -1,4 +1,5 @@
 """A cell of the experiment grid: backbone x target task x method x seed."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -1,4 +1,5 @@
 """Shared command-line plumbing for scripts/: JSON arguments and one-line errors instead of tracebacks."""
+
 from __future__ import annotations
 
 import json

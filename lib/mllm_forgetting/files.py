@@ -3,6 +3,7 @@
 Every result the pipeline writes (JSON, CSV, npz, checkpoints) goes through atomic_output, so a job
 killed mid-write, or a full disk, cannot leave a partial file that a later rule would take as complete.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,21 +3,28 @@ rule aggregate:
         metrics=lambda w: cell_metrics(w.backbone, w.target),
     output:
         csv="results/tables/{backbone}_{target}.csv",
-        md=report("results/tables/{backbone}_{target}.md", category="Tables", subcategory="{backbone}",
-                  caption="../report/table.rst"),
+        md=report(
+            "results/tables/{backbone}_{target}.md",
+            category="Tables",
+            subcategory="{backbone}",
+            caption="../report/table.rst",
+        ),
         figures=report(
             expand("results/figures/{{backbone}}_{{target}}_{figure}.png", figure=FIGURES),
-            category="Figures", subcategory="{backbone} / {target}", caption="../report/figure.rst"),
+            category="Figures",
+            subcategory="{backbone} / {target}",
+            caption="../report/figure.rst",
+        ),
+    log:
+        "results/logs/aggregate/{backbone}_{target}.log",
+    conda:
+        ENV
     params:
         script=script_path("aggregate.py"),
         tables=lambda w, output: str(Path(output.csv).parent),
         figures=lambda w, output: str(Path(output.figures[0]).parent),
         cells=lambda w, input: [str(Path(m).parent) for m in input.metrics],
         order=list(config["methods"]),
-    log:
-        "results/logs/aggregate/{backbone}_{target}.log",
-    conda:
-        ENV
     shell:
         "python {params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
         " --cells {params.cells} --order {params.order} --tables {params.tables}"

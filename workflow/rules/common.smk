@@ -49,11 +49,15 @@ def check_names():
     for backbone in BACKBONES:
         for target in targets_of(backbone):
             if target not in known_targets:
-                raise ValueError(f"{backbone}: unknown target {target!r}; valid (data.target_tasks): {known_targets}")
+                raise ValueError(
+                    f"{backbone}: unknown target {target!r}; valid (data.target_tasks): {known_targets}"
+                )
         for task in pretrain_tasks_of(backbone):
             if task not in known_pretrain:
-                raise ValueError(f"{backbone}: pre-trained task {task!r} is not prepared; valid (data.pretrain_tasks): "
-                                 f"{known_pretrain}")
+                raise ValueError(
+                    f"{backbone}: pre-trained task {task!r} is not prepared; valid (data.pretrain_tasks): "
+                    f"{known_pretrain}"
+                )
     for name in config["methods"]:
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise ValueError(f"method name {name!r} must be letters, digits, '_', '.', '-'")
@@ -71,8 +75,13 @@ wildcard_constraints:
 
 def cell_metrics(backbone, target):
     """metrics.json of every method and seed of one backbone x target."""
-    return expand("results/cells/{backbone}/{target}/{method}/seed{seed}/metrics.json", backbone=backbone,
-                  target=target, method=list(config["methods"]), seed=config["seeds"])
+    return expand(
+        "results/cells/{backbone}/{target}/{method}/seed{seed}/metrics.json",
+        backbone=backbone,
+        target=target,
+        method=list(config["methods"]),
+        seed=config["seeds"],
+    )
 
 
 def all_tables():

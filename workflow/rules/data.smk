@@ -1,6 +1,12 @@
 rule prepare_data:
     output:
         directory(config["data"]["dir"]),
+    log:
+        "results/logs/prepare_data.log",
+    benchmark:
+        "results/benchmarks/prepare_data.tsv"
+    conda:
+        ENV
     params:
         script=script_path("prepare_data.py"),
         source=config["data"].get("source", "generated"),
@@ -8,12 +14,6 @@ rule prepare_data:
         sizes=as_json(config["data"]["sizes"]),
         seed=config["data"]["seed"],
         image_size=config["data"].get("image_size", 32),
-    log:
-        "results/logs/prepare_data.log",
-    benchmark:
-        "results/benchmarks/prepare_data.tsv"
-    conda:
-        ENV
     shell:
         "python {params.script} --source {params.source} --out {output} --tasks {params.tasks} --sizes {params.sizes}"
         " --seed {params.seed} --image-size {params.image_size} > {log} 2>&1"

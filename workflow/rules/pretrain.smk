@@ -5,8 +5,19 @@ rule pretrain:
         data=config["data"]["dir"],
     output:
         directory("results/checkpoints/{backbone}"),
+    log:
+        "results/logs/pretrain/{backbone}.log",
+    benchmark:
+        "results/benchmarks/pretrain/{backbone}.tsv"
     wildcard_constraints:
         backbone=one_of(BUILT_BACKBONES),
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        checkpoint_every=config["checkpoint_every"],  # not a param: changes no result
     params:
         script=script_path("pretrain.py"),
         backbone=lambda w: as_json(BACKBONES[w.backbone]),
@@ -14,17 +25,6 @@ rule pretrain:
         seed=config["seeds"][0],
         # outside the output directory, which Snakemake deletes when the job fails
         state=lambda w: f"results/pretrain_state/{w.backbone}",
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        checkpoint_every=config["checkpoint_every"],  # not a param: changes no result
-    log:
-        "results/logs/pretrain/{backbone}.log",
-    benchmark:
-        "results/benchmarks/pretrain/{backbone}.tsv"
-    conda:
-        ENV
     shell:
         "python {params.script} --backbone {wildcards.backbone} --backbone-config {params.backbone}"
         " --data {input.data} --tasks {params.tasks} --out {output} --seed {params.seed}"
@@ -39,15 +39,15 @@ localrules:
 rule fetch_backbone:
     output:
         directory("results/checkpoints/{backbone}"),
+    log:
+        "results/logs/fetch_backbone/{backbone}.log",
     wildcard_constraints:
         backbone=one_of(HUB_BACKBONES),
+    conda:
+        ENV
     params:
         script=script_path("fetch_backbone.py"),
         hub_id=lambda w: BACKBONES[w.backbone]["hub_id"],
         revision=lambda w: BACKBONES[w.backbone].get("revision", "main"),
-    log:
-        "results/logs/fetch_backbone/{backbone}.log",
-    conda:
-        ENV
     shell:
         "python {params.script} --hub-id {params.hub_id} --revision {params.revision} --out {output} > {log} 2>&1"

@@ -7,14 +7,14 @@ localrules:
 rule init_tracking:
     output:
         "results/mlflow.ready",
-    params:
-        script=script_path("init_tracking.py"),
-        results=lambda w, output: str(Path(output[0]).parent),
-        experiment=config["mlflow"]["experiment"],
     log:
         "results/logs/init_tracking.log",
     conda:
         ENV
+    params:
+        script=script_path("init_tracking.py"),
+        results=lambda w, output: str(Path(output[0]).parent),
+        experiment=config["mlflow"]["experiment"],
     shell:
         "python {params.script} --results {params.results} --experiment {params.experiment}"
         " --marker {output} > {log} 2>&1"

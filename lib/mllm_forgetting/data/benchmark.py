@@ -4,6 +4,7 @@ Layout: out_dir/<task>/ (DatasetDict, one shard per split), out_dir/vocab.txt, o
 Same arguments -> byte-identical files (DVC hashes the directory), so every rng and fingerprint
 is derived from the arguments only.
 """
+
 import hashlib
 import io
 import json
@@ -20,14 +21,16 @@ from tqdm.auto import tqdm
 
 from .tasks import TASKS
 
-FEATURES = datasets.Features({
-    "id": datasets.Value("string"),
-    "image": datasets.Image(),
-    "question": datasets.Value("string"),
-    "answers": datasets.List(datasets.Value("string")),
-    "task": datasets.Value("string"),
-    "kind": datasets.Value("string"),
-})
+FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),
+        "image": datasets.Image(),
+        "question": datasets.Value("string"),
+        "answers": datasets.List(datasets.Value("string")),
+        "task": datasets.Value("string"),
+        "kind": datasets.Value("string"),
+    }
+)
 KINDS = ("open", "multiple_choice", "yes_no", "caption", "vqa", "pathvqa")
 PREPARE_HINT = "restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)"
 _TEXT = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")  # word-level tokenizer: no punctuation, single spaces
@@ -86,11 +89,14 @@ def build_split(task: str, split: str, n: int, seed: int, image_size: int = 32) 
         "kind": [spec.kind] * len(rows),
     }
     ds = datasets.Dataset.from_dict(cols, features=FEATURES)
-    return datasets.Dataset(ds.data, info=ds.info, fingerprint=fixed_fingerprint([task, split, n, seed, image_size]))
+    return datasets.Dataset(
+        ds.data, info=ds.info, fingerprint=fixed_fingerprint([task, split, n, seed, image_size])
+    )
 
 
-def build_benchmark(out_dir, tasks: list[str], sizes: dict[str, int], seed: int,
-                    image_size: int = 32, progress: bool = True) -> None:
+def build_benchmark(
+    out_dir, tasks: list[str], sizes: dict[str, int], seed: int, image_size: int = 32, progress: bool = True
+) -> None:
     """Write every task's splits, plus the shared vocabulary and a manifest, under out_dir."""
     check_tasks(tasks)
     out = Path(out_dir)
@@ -109,8 +115,12 @@ def build_benchmark(out_dir, tasks: list[str], sizes: dict[str, int], seed: int,
             shutil.rmtree(out / task, ignore_errors=True)  # no stale splits from an earlier build
             datasets.DatasetDict(splits).save_to_disk(str(out / task), num_shards={s: 1 for s in splits})
     (out / "vocab.txt").write_text("".join(w + "\n" for w in sorted(words)))
-    manifest = {"seed": seed, "image_size": image_size, "sizes": dict(sizes),
-                "tasks": {t: TASKS[t].kind for t in tasks}}
+    manifest = {
+        "seed": seed,
+        "image_size": image_size,
+        "sizes": dict(sizes),
+        "tasks": {t: TASKS[t].kind for t in tasks},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -121,14 +131,19 @@ def load_split(data_dir, task: str, split: str) -> datasets.Dataset:
     if not path.is_dir():
         tasks = _prepared_tasks(data_dir)
         if tasks is not None and task not in tasks:
-            raise FileNotFoundError(f"task {task!r} is not in the prepared data at {data_dir} (it holds {tasks}); "
-                                    f"add it to the config's data tasks and rerun the prepare_data rule")
+            raise FileNotFoundError(
+                f"task {task!r} is not in the prepared data at {data_dir} (it holds {tasks}); "
+                f"add it to the config's data tasks and rerun the prepare_data rule"
+            )
         raise FileNotFoundError(f"no split {split!r} of task {task!r} at {path}; {PREPARE_HINT}")
     try:
         ds = datasets.load_from_disk(str(path))
-    except Exception as err:  # a truncated or overwritten file fails in pyarrow, json or the OS: all mean "unreadable"
-        raise ValueError(f"task {task!r} split {split!r}: cannot read {path} ({type(err).__name__}: {err}); "
-                         f"{PREPARE_HINT}") from err
+    except (
+        Exception
+    ) as err:  # a truncated or overwritten file fails in pyarrow, json or the OS: all mean "unreadable"
+        raise ValueError(
+            f"task {task!r} split {split!r}: cannot read {path} ({type(err).__name__}: {err}); {PREPARE_HINT}"
+        ) from err
     check_rows(ds, task, split)
     return ds
 
@@ -151,19 +166,27 @@ def check_rows(ds: datasets.Dataset, task: str, split: str) -> None:
     image, answers = table.column("image"), table.column("answers")
     blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.list_flatten(answers))), 0), True)
     problems = {
-        "no image": pc.and_(pc.is_null(pc.struct_field(image, "bytes")), pc.is_null(pc.struct_field(image, "path"))),
+        "no image": pc.and_(
+            pc.is_null(pc.struct_field(image, "bytes")), pc.is_null(pc.struct_field(image, "path"))
+        ),
         "no question": pc.is_null(table.column("question")),
         "no answer": pc.equal(pc.fill_null(pc.list_value_length(answers), 0), 0),
     }
-    bad = {cause: set(np.flatnonzero(mask.to_numpy(zero_copy_only=False))) for cause, mask in problems.items()}
-    bad["a blank answer"] = set(pc.list_parent_indices(answers).to_numpy()[blank.to_numpy(zero_copy_only=False)])
+    bad = {
+        cause: set(np.flatnonzero(mask.to_numpy(zero_copy_only=False))) for cause, mask in problems.items()
+    }
+    bad["a blank answer"] = set(
+        pc.list_parent_indices(answers).to_numpy()[blank.to_numpy(zero_copy_only=False)]
+    )
     rows = sorted(set().union(*bad.values()))
     if rows:
         first = int(rows[0])
         causes = " and ".join(cause for cause, found in bad.items() if first in found)
         more = f" ({len(rows)} such rows)" if len(rows) > 1 else ""
-        raise ValueError(f"task {task!r} split {split!r}: row {first} (id {table.column('id')[first].as_py()!r}) "
-                         f"has {causes}{more}; the data is damaged or badly prepared: {PREPARE_HINT}")
+        raise ValueError(
+            f"task {task!r} split {split!r}: row {first} (id {table.column('id')[first].as_py()!r}) "
+            f"has {causes}{more}; the data is damaged or badly prepared: {PREPARE_HINT}"
+        )
 
 
 def read_vocabulary(data_dir) -> list[str]:

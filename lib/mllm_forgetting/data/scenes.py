@@ -3,8 +3,9 @@
 Shapes are big and colours saturated so a tiny random-init ViT (patch 8 at 32x32) can learn
 them; one object per quadrant, so objects never overlap and every position has a name.
 """
+
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -86,11 +87,11 @@ def degrade(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     else:  # occlusion: a skin-toned "finger over the lens" covering most of the image
         w, h = (rng.uniform(0.9, 1.0, 2) * size).astype(int)
         x, y = int(rng.integers(0, size - w + 1)), int(rng.integers(0, size - h + 1))
-        a[y:y + h, x:x + w] = rng.uniform([170, 120, 90], [230, 180, 150])
+        a[y : y + h, x : x + w] = rng.uniform([170, 120, 90], [230, 180, 150])
     return Image.fromarray(a.clip(0, 255).astype(np.uint8))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits  # bundled with scikit-learn, no download
 

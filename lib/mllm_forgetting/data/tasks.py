@@ -3,14 +3,24 @@
 Adding a task = one generator function + one line in TASKS. Text is lowercase [a-z0-9] words
 separated by single spaces (the tokenizer is word level); benchmark.py checks this on build.
 """
+
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .scenes import (COLORS, POSITIONS, SHAPES, Obj, degrade, digit_pool, paste_digit, random_scene,
-                     render_scene)
+from .scenes import (
+    COLORS,
+    POSITIONS,
+    SHAPES,
+    Obj,
+    degrade,
+    digit_pool,
+    paste_digit,
+    random_scene,
+    render_scene,
+)
 
 LETTERS = "abcd"
 NUMBER_WORDS = ("zero", "one", "two", "three", "four")
@@ -19,12 +29,21 @@ WARM_COLORS = ("red", "yellow")
 # okvqa: fixed, arbitrary world knowledge that only the okvqa train split teaches.
 # relation -> (question template, attribute of the object it keys on, attribute value -> answer)
 FACTS = {
-    "fruit": ("what fruit has the color of the {shape}", "color",
-              {"red": "cherry", "yellow": "banana", "green": "lime", "blue": "blueberry"}),
-    "animal": ("which animal has the color of the {shape}", "color",
-               {"red": "cardinal", "yellow": "canary", "green": "frog", "blue": "whale"}),
-    "thing": ("what thing is shaped like the {color} object", "shape",
-              {"circle": "wheel", "square": "window", "triangle": "tent", "cross": "church"}),
+    "fruit": (
+        "what fruit has the color of the {shape}",
+        "color",
+        {"red": "cherry", "yellow": "banana", "green": "lime", "blue": "blueberry"},
+    ),
+    "animal": (
+        "which animal has the color of the {shape}",
+        "color",
+        {"red": "cardinal", "yellow": "canary", "green": "frog", "blue": "whale"},
+    ),
+    "thing": (
+        "what thing is shaped like the {color} object",
+        "shape",
+        {"circle": "wheel", "square": "window", "triangle": "tent", "cross": "church"},
+    ),
 }
 PRETRAIN_TASKS = ("vqa", "gqa", "vizwiz", "sqa", "textvqa", "pope", "mmbench")
 TARGET_TASKS = ("caption", "okvqa")
@@ -57,9 +76,12 @@ def yes_no_choice(rng: np.random.Generator, question: str, yes: bool) -> tuple[s
 
 # ---------------------------------------------------------------- question makers (scene -> q, a)
 
+
 def qa_vqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
     """VQAv2/GQA-style question: pick a question type uniformly among those the scene supports."""
-    by_type: dict[str, list[tuple[str, str]]] = {t: [] for t in ("color", "shape", "lr", "tb", "left", "above")}
+    by_type: dict[str, list[tuple[str, str]]] = {
+        t: [] for t in ("color", "shape", "lr", "tb", "left", "above")
+    }
     for o in scene:
         by_type["color"].append((f"what color is the {o.shape}", o.color))
         by_type["shape"].append((f"what shape is the {o.color} object", o.shape))
@@ -92,7 +114,9 @@ def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
     if kind == 0:
         pred = lambda o: CORNERS[o.shape] > 0
         o = pick(rng, [o for o in scene if pred(o) == want] or scene)
-        return yes_no_choice(rng, f"shapes with corners are polygons is the {o.color} object a polygon", pred(o))
+        return yes_no_choice(
+            rng, f"shapes with corners are polygons is the {o.color} object a polygon", pred(o)
+        )
     pred = lambda o: o.color in WARM_COLORS
     o = pick(rng, [o for o in scene if pred(o) == want] or scene)
     return yes_no_choice(rng, f"red and yellow are warm colors is the {o.shape} a warm color", pred(o))
@@ -101,12 +125,15 @@ def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
 def qa_mmbench(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
     """MMBench-style: 4 shuffled options about colour, shape, position or count."""
     o = pick(rng, scene)
-    q, options, answer = pick(rng, [
-        (f"what color is the {o.shape}", list(COLORS), o.color),
-        (f"what shape is the {o.color} object", list(SHAPES), o.shape),
-        (f"where is the {o.color} {o.shape}", list(POSITIONS), POSITIONS[o.pos]),
-        ("how many shapes are in the image", list(NUMBER_WORDS[1:]), NUMBER_WORDS[len(scene)]),
-    ])
+    q, options, answer = pick(
+        rng,
+        [
+            (f"what color is the {o.shape}", list(COLORS), o.color),
+            (f"what shape is the {o.color} object", list(SHAPES), o.shape),
+            (f"where is the {o.color} {o.shape}", list(POSITIONS), POSITIONS[o.pos]),
+            ("how many shapes are in the image", list(NUMBER_WORDS[1:]), NUMBER_WORDS[len(scene)]),
+        ],
+    )
     options = [options[i] for i in rng.permutation(len(options))]
     return multiple_choice(q, options), LETTERS[options.index(answer)]
 
@@ -120,9 +147,11 @@ def qa_okvqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
 def captions(rng: np.random.Generator, scene: list[Obj]) -> list[str]:
     """3-5 distinct references from templates x object orders x phrasings, each <= 12 words."""
     n = len(scene)
-    styles = [lambda o: f"a {o.color} {o.shape}",
-              lambda o: f"a {o.color} {o.shape} at the {POSITIONS[o.pos]}",
-              lambda o: f"a {o.color} {o.shape} in the {POSITIONS[o.pos]}"]
+    styles = [
+        lambda o: f"a {o.color} {o.shape}",
+        lambda o: f"a {o.color} {o.shape} at the {POSITIONS[o.pos]}",
+        lambda o: f"a {o.color} {o.shape} in the {POSITIONS[o.pos]}",
+    ]
     prefixes = ["", "there is ", "the image shows "] + ([f"{NUMBER_WORDS[n]} shapes "] if n > 1 else [])
     suffixes = ["", " on a dark background"]
     cands = []
@@ -139,8 +168,10 @@ def captions(rng: np.random.Generator, scene: list[Obj]) -> list[str]:
 
 # ---------------------------------------------------------------- generators
 
+
 def scene_rows(qa: Callable) -> Callable:
     """Generator for tasks that are 'random scene of 1-3 objects + one question about it'."""
+
     def generate(rng, n, split, size):
         rows = []
         for _ in range(n):
@@ -148,6 +179,7 @@ def scene_rows(qa: Callable) -> Callable:
             q, a = qa(rng, scene)
             rows.append({"image": render_scene(scene, size, rng), "question": q, "answers": [a]})
         return rows
+
     return generate
 
 
@@ -208,12 +240,14 @@ def gen_pope(rng, n, split, size):
             cs, ss = {o.color for o in scene}, {o.shape for o in scene}
             absent = [(c, s) for c in COLORS for s in SHAPES if (c, s) not in present]
             # prefer swapped bindings (both in image); a single object can only lend one of the two
-            pairs = [(c, s) for c, s in absent if c in cs and s in ss] or \
-                    [(c, s) for c, s in absent if c in cs or s in ss]
+            pairs = [(c, s) for c, s in absent if c in cs and s in ss] or [
+                (c, s) for c, s in absent if c in cs or s in ss
+            ]
             color, shape = pick(rng, pairs)
         q = f"is there a {color + ' ' if color else ''}{shape} in the image"
-        rows.append({"image": render_scene(scene, size, rng), "question": q,
-                     "answers": ["yes" if yes else "no"]})
+        rows.append(
+            {"image": render_scene(scene, size, rng), "question": q, "answers": ["yes" if yes else "no"]}
+        )
     return rows
 
 
@@ -222,18 +256,23 @@ def gen_caption(rng, n, split, size):
     for _ in range(n):
         scene = random_scene(rng, n_objects(rng))
         refs = captions(rng, scene)
-        rows.append({"image": render_scene(scene, size, rng), "question": "describe the image", "answers": refs})
+        rows.append(
+            {"image": render_scene(scene, size, rng), "question": "describe the image", "answers": refs}
+        )
     return rows
 
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in [
-    TaskSpec("vqa", "open", scene_rows(qa_vqa)),
-    TaskSpec("gqa", "open", scene_rows(qa_gqa)),
-    TaskSpec("vizwiz", "open", gen_vizwiz),
-    TaskSpec("sqa", "multiple_choice", scene_rows(qa_sqa)),
-    TaskSpec("textvqa", "open", gen_textvqa),
-    TaskSpec("pope", "yes_no", gen_pope),
-    TaskSpec("mmbench", "multiple_choice", scene_rows(qa_mmbench)),
-    TaskSpec("caption", "caption", gen_caption),
-    TaskSpec("okvqa", "open", scene_rows(qa_okvqa)),
-]}
+TASKS: dict[str, TaskSpec] = {
+    t.name: t
+    for t in [
+        TaskSpec("vqa", "open", scene_rows(qa_vqa)),
+        TaskSpec("gqa", "open", scene_rows(qa_gqa)),
+        TaskSpec("vizwiz", "open", gen_vizwiz),
+        TaskSpec("sqa", "multiple_choice", scene_rows(qa_sqa)),
+        TaskSpec("textvqa", "open", gen_textvqa),
+        TaskSpec("pope", "yes_no", gen_pope),
+        TaskSpec("mmbench", "multiple_choice", scene_rows(qa_mmbench)),
+        TaskSpec("caption", "caption", gen_caption),
+        TaskSpec("okvqa", "open", scene_rows(qa_okvqa)),
+    ]
+}

@@ -1,4 +1,5 @@
 """Tuning methods behind one registry: config `type` -> class. Options come from the config entry."""
+
 from functools import partial
 
 from .base import Method, TuneContext

@@ -1,4 +1,5 @@
 """What every tuning method provides: which parameters it trains and how one step sets their gradients."""
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -12,7 +13,8 @@ from ..training.forward import forward_vl
 @dataclass(frozen=True)
 class TuneContext:
     """Facts about the backbone a method needs, taken from its config entry."""
-    trainable_names: list[str]      # connector + last LM layers (the paper's fine-tuning scope)
+
+    trainable_names: list[str]  # connector + last LM layers (the paper's fine-tuning scope)
     image_token_id: int
     representation_layer: int = -1  # hidden layer whose image-token states are the visual representation
     lora_target_modules: str | list[str] | None = None

@@ -1,4 +1,5 @@
 """finetune: full gradient descent on the connector and the last LM layers (the paper's standard fine-tuning)."""
+
 from ..models.parts import select_trainable
 from .base import Method
 

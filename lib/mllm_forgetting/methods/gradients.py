@@ -5,6 +5,7 @@ No model is involved, so every identity here (orthogonality, projection, masking
 concatenation of all trainable tensors. The paper leaves this open; "tensor" is the default because
 gradient masking (Eq. 11) scores tensors one by one and the two variants then share one decomposition.
 """
+
 from __future__ import annotations
 
 import torch
@@ -53,8 +54,9 @@ def regulariser(g_theta_bar: Grads, g_phi_bar: Grads, scope: str = "tensor") -> 
     return _per_scope(_project_on, scope, g_theta_bar, g_phi_bar)
 
 
-def combine_gradients(g_theta: Grads, h_theta: Grads, g_phi: Grads, h_phi: Grads, *,
-                      align: bool = True, scope: str = "tensor") -> Grads:
+def combine_gradients(
+    g_theta: Grads, h_theta: Grads, g_phi: Grads, h_phi: Grads, *, align: bool = True, scope: str = "tensor"
+) -> Grads:
     """The gradient MDGD steps with (Eq. 10): g_theta + h_theta + g~ ; without `align`, g_theta + g~."""
     g_tilde = regulariser(decouple(g_theta, h_theta, scope), decouple(g_phi, h_phi, scope), scope)
     return mdgd_update(g_theta, h_theta, g_tilde, align)
@@ -72,7 +74,9 @@ def tensor_cosines(a: Grads, b: Grads) -> torch.Tensor:
     out = []
     for x, y in zip(a, b):
         denom = x.double().norm() * y.double().norm()
-        out.append((x.double() * y.double()).sum() / denom if denom > EPS else torch.zeros((), dtype=torch.float64))
+        out.append(
+            (x.double() * y.double()).sum() / denom if denom > EPS else torch.zeros((), dtype=torch.float64)
+        )
     return torch.stack(out)
 
 

@@ -12,6 +12,7 @@ model are two backward passes over one retained graph (`schedule: sequential` ho
 graph at a time instead of both, for one more forward pass of phi without a graph) (batching them as two gradient rows with
 `is_grads_batched` measured slower on the CPU: 3.11x vs 2.99x a fine-tuning step).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,6 +25,7 @@ from .shared import FrozenOutputs, phi_weights
 
 # joint: both graphs alive, two forward passes; sequential: one graph at a time, a third forward (no graph)
 SCHEDULES = ("joint", "sequential")
+
 
 class MDGD(Method):
     def prepare(self, model, ctx):
@@ -66,8 +68,12 @@ class MDGD(Method):
         layer = ctx.representation_layer
         with self.phase("forward theta"), self.frozen.record():
             loss_theta, z_theta = forward_vl(model, batch, ctx.image_token_id, layer)
-        with self.phase("forward phi, no graph"), torch.no_grad(), self.frozen.replay(), \
-                phi_weights(model, self.names, self.phi_params):
+        with (
+            self.phase("forward phi, no graph"),
+            torch.no_grad(),
+            self.frozen.replay(),
+            phi_weights(model, self.names, self.phi_params),
+        ):
             _, z_phi = forward_vl(model, batch, ctx.image_token_id, layer)
         lv = (z_phi - z_theta).abs().mean()
         with self.phase("backward theta (g, h)"):
@@ -77,20 +83,29 @@ class MDGD(Method):
             with self.phase("forward phi"):
                 loss_phi, z_phi = forward_vl(model, batch, ctx.image_token_id, layer)
             with self.phase("backward phi (g, h)"):
-                g_phi, h_phi = _two_gradients(loss_phi, (z_phi - z_theta).abs().mean(), self.phi_params,
-                                              keep_graph=False)
+                g_phi, h_phi = _two_gradients(
+                    loss_phi, (z_phi - z_theta).abs().mean(), self.phi_params, keep_graph=False
+                )
         return loss_theta, lv.detach(), g_theta, h_theta, g_phi, h_phi
 
     def step(self, model, batch, ctx):
         loss, lv, g_theta, h_theta, g_phi, h_phi = self.gradients(model, batch, ctx)
         with self.phase("gradient algebra"):
-            g_theta_bar, g_phi_bar = decouple(g_theta, h_theta, self.scope), decouple(g_phi, h_phi, self.scope)
+            g_theta_bar, g_phi_bar = (
+                decouple(g_theta, h_theta, self.scope),
+                decouple(g_phi, h_phi, self.scope),
+            )
             g_tilde = regulariser(g_theta_bar, g_phi_bar, self.scope)
             for p, u in zip(self.params, mdgd_update(g_theta, h_theta, g_tilde, self.align)):
                 p.grad = u
             cos = tensor_cosines(g_theta_bar, g_phi_bar)
         sizes = torch.tensor([p.numel() for p in self.params], dtype=torch.float64)
-        return {"loss": loss, "lv": lv, "cosine": float((cos * sizes).sum() / sizes.sum()), "fraction_updated": 1.0}
+        return {
+            "loss": loss,
+            "lv": lv,
+            "cosine": float((cos * sizes).sum() / sizes.sum()),
+            "fraction_updated": 1.0,
+        }
 
 
 def _two_gradients(loss, lv, params, keep_graph: bool = True):

@@ -4,6 +4,7 @@ Each step keeps the tensors whose decoupled gradients agree most with the pre-tr
 the fraction alpha of trainable elements, and updates only those with g_theta + h_theta. Tensors left
 out get no gradient, so AdamW neither moves them nor touches their state that step.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,8 +33,12 @@ class MDGDGradientMask(MDGD):
         cos = tensor_cosines(g_theta_bar, g_phi_bar)
         updated = float(sizes[kept].sum())
         self.updated_elements.append(int(updated))
-        return {"loss": loss, "lv": lv, "cosine": float((cos[kept] * sizes[kept]).sum() / updated),
-                "fraction_updated": updated / float(sizes.sum())}
+        return {
+            "loss": loss,
+            "lv": lv,
+            "cosine": float((cos[kept] * sizes[kept]).sum() / updated),
+            "fraction_updated": updated / float(sizes.sum()),
+        }
 
     def state_dict(self):
         return {"updated_elements": list(self.updated_elements)}

@@ -6,6 +6,7 @@ processor exist once. Frozen submodules whose inputs depend on no trainable tens
 the token embedding) compute the same output for both: theta's pass records it and phi's replays it
 (`FrozenOutputs`), so the vision tower runs once per batch.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

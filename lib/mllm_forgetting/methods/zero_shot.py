@@ -1,4 +1,5 @@
 """zero_shot: the pre-trained backbone itself, evaluated without tuning (the tables' first row)."""
+
 from .base import Method
 
 

@@ -3,6 +3,7 @@
 `score_task` is the single entry point the evaluate step calls per task; it
 returns {"score": <0-100 number shown in tables>, **detailed metrics (0-1)}.
 """
+
 from .answers import exact_match, normalize_answer, option_accuracy, yes_no_scores
 from .captioning import cider
 from .rank import effective_rank, erank_from_spectrum
@@ -48,7 +49,20 @@ _SCORERS = {
 }
 
 __all__ = [
-    "KINDS", "score_task", "normalize_answer", "exact_match", "option_accuracy", "yes_no_scores",
-    "cider", "effective_rank", "erank_from_spectrum", "h_score", "row_average", "forgetting",
-    "normalize_vqa_answer", "vqa_soft_accuracy", "vqa_accuracy", "pathvqa_scores",
+    "KINDS",
+    "score_task",
+    "normalize_answer",
+    "exact_match",
+    "option_accuracy",
+    "yes_no_scores",
+    "cider",
+    "effective_rank",
+    "erank_from_spectrum",
+    "h_score",
+    "row_average",
+    "forgetting",
+    "normalize_vqa_answer",
+    "vqa_soft_accuracy",
+    "vqa_accuracy",
+    "pathvqa_scores",
 ]

@@ -4,6 +4,7 @@ Predictions come from greedy decoding of tiny models, so they are noisy
 ("Yes, there is." / "(B) cat"); every scorer first normalizes both sides the
 same way so that formatting never decides correctness.
 """
+
 import string
 
 _ARTICLES = {"a", "an", "the"}

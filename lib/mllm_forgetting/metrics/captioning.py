@@ -4,6 +4,7 @@ Our captions are already lowercase space-separated words, so we only apply a
 light normalization (lowercase, punctuation -> space) instead of the Java
 tokenizer, which is unavailable offline.
 """
+
 import string
 
 from pycocoevalcap.cider.cider import Cider

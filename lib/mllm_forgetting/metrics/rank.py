@@ -5,6 +5,7 @@ A rank-k matrix with k equal singular values has erank exactly k; skewed
 spectra give less. We use it to measure how "rich" the visual hidden states
 stay after fine-tuning (higher = less compressed).
 """
+
 import numpy as np
 
 

@@ -1,4 +1,5 @@
 """Row summaries used in the paper's tables: Avg, H-score, forgetting."""
+
 import math
 
 

@@ -8,6 +8,7 @@ human answers disagree (it assumes a submission is already normalized); here the
 every reference are always normalized, as the EvalAI server and LLaVA's TextVQA evaluator do,
 because model outputs are free-form ("Two." must match "2" even when all ten humans wrote "2").
 """
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 Module paths come from the backbone's config entry, so a real model only needs its own names
 (e.g. LLaVA-1.5: `model.multi_modal_projector`, `model.language_model.layers`, last 6 of 32).
 """
+
 from __future__ import annotations
 
 import torch.nn as nn

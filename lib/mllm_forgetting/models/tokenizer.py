@@ -3,6 +3,7 @@
 Built locally with the `tokenizers` library so a checkpoint directory ships its own tokenizer
 and loads with AutoProcessor / AutoTokenizer like a hub model, without network access.
 """
+
 from __future__ import annotations
 
 from tokenizers import Tokenizer, models, pre_tokenizers
@@ -20,7 +21,11 @@ def build_word_tokenizer(words: list[str], extra_special_tokens: list[str]) -> P
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token=PAD, unk_token=UNK, bos_token=BOS, eos_token=EOS,
+        tokenizer_object=core,
+        pad_token=PAD,
+        unk_token=UNK,
+        bos_token=BOS,
+        eos_token=EOS,
         extra_special_tokens=list(extra_special_tokens),
     )
     tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special_tokens)})

@@ -3,14 +3,21 @@
 A cell directory results/cells/{backbone}/{target}/{method}/seed{seed}/ holds
 metrics.json, representations.npz and (not for zero-shot) train_log.csv.
 """
+
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .figures import (alpha_of, plot_alpha_sensitivity, plot_effective_rank, plot_learning_curves,
-                      plot_top_tokens, plot_tsne)
+from .figures import (
+    alpha_of,
+    plot_alpha_sensitivity,
+    plot_effective_rank,
+    plot_learning_curves,
+    plot_top_tokens,
+    plot_tsne,
+)
 from .tables import build_table, is_zero_shot, method_order, write_table
 
 FIGURES = ("erank", "top_tokens", "tsne", "alpha", "learning_curves")
@@ -57,7 +64,9 @@ def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, or
     figures_dir/<backbone>_<target>_{erank,top_tokens,tsne,alpha,learning_curves}.png.
     `order`: method names in config order (default: order of cell_dirs). Returns the written paths."""
     cells = [load_cell(d) for d in cell_dirs]
-    cells = [c for c in cells if c.get("backbone", backbone) == backbone and c.get("target", target) == target]
+    cells = [
+        c for c in cells if c.get("backbone", backbone) == backbone and c.get("target", target) == target
+    ]
     if not cells:
         raise ValueError(f"no cells for backbone={backbone} target={target}")
     order = order or list(dict.fromkeys(c["method"] for c in cells))
@@ -89,5 +98,16 @@ def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, or
     return written
 
 
-__all__ = ["aggregate", "build_table", "write_table", "load_cell", "load_train_log", "load_representations",
-           "plot_effective_rank", "plot_top_tokens", "plot_tsne", "plot_alpha_sensitivity", "plot_learning_curves"]
+__all__ = [
+    "aggregate",
+    "build_table",
+    "write_table",
+    "load_cell",
+    "load_train_log",
+    "load_representations",
+    "plot_effective_rank",
+    "plot_top_tokens",
+    "plot_tsne",
+    "plot_alpha_sensitivity",
+    "plot_learning_curves",
+]

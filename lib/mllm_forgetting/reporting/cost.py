@@ -6,6 +6,7 @@ lowest trainable tensor: the connector, so through the whole LM) and weight grad
 trainable tensors). Gradient checkpointing adds one more LM forward to every backward pass. MDGD runs
 forward on theta and phi and four backward passes (g and h of each), as methods/mdgd.py does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,14 +14,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BackboneShape:
-    total: float       # parameters
-    lm: float          # parameters of the language model (what the backward pass traverses)
-    trainable: float   # connector + last LM layers (fine-tune, MDGD)
-    lora: float        # LoRA parameters (q_proj, k_proj)
+    total: float  # parameters
+    lm: float  # parameters of the language model (what the backward pass traverses)
+    trainable: float  # connector + last LM layers (fine-tune, MDGD)
+    lora: float  # LoRA parameters (q_proj, k_proj)
     hidden: int
     layers: int
     vocab: int
-    tokens: int        # sequence length of one example: image tokens + text
+    tokens: int  # sequence length of one example: image tokens + text
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def memory_gb(shape: BackboneShape, method: str, batch: int, bytes_per_param: in
         trainable = shape.lora
     else:
         trainable = shape.trainable
-    grads_and_adam = 3 * bytes_per_param * trainable  # gradient + AdamW's two moments in the parameters' dtype
+    grads_and_adam = (
+        3 * bytes_per_param * trainable
+    )  # gradient + AdamW's two moments in the parameters' dtype
     # checkpointed layer inputs + one layer's recomputed activations (~16 hidden-sized tensors) + fp32 logits
     layer_inputs = batch * shape.tokens * shape.hidden * bytes_per_param * shape.layers
     working = 16 * batch * shape.tokens * shape.hidden * bytes_per_param
@@ -76,20 +79,33 @@ def memory_gb(shape: BackboneShape, method: str, batch: int, bytes_per_param: in
 
 
 def cell_cost(shape: BackboneShape, method: str, steps: int, batch: int, eval_examples: int) -> CellCost:
-    return CellCost(train_flops=steps * train_step_flops(shape, method, batch),
-                    eval_flops=eval_flops(shape, eval_examples), memory_gb=memory_gb(shape, method, batch))
+    return CellCost(
+        train_flops=steps * train_step_flops(shape, method, batch),
+        eval_flops=eval_flops(shape, eval_examples),
+        memory_gb=memory_gb(shape, method, batch),
+    )
 
 
 # Shapes of the paper-scale backbones, from their published configs (config.json on the hub) and the
 # MDGD paper's trainable counts; `tokens` = image tokens + ~64 text tokens; LoRA at config/paper.yaml's r=64.
 PUBLISHED_SHAPES = {
     # CLIP ViT-L/336 (0.30B) + projector (21M) + Vicuna-7B (6.74B); 576 image tokens; 6 x 202.4M + 21M trainable
-    "llava-hf/llava-1.5-7b-hf": BackboneShape(total=7.06e9, lm=6.74e9, trainable=1.235e9, lora=33.6e6,
-                                              hidden=4096, layers=32, vocab=32064, tokens=640),
+    "llava-hf/llava-1.5-7b-hf": BackboneShape(
+        total=7.06e9,
+        lm=6.74e9,
+        trainable=1.235e9,
+        lora=33.6e6,
+        hidden=4096,
+        layers=32,
+        vocab=32064,
+        tokens=640,
+    ),
     # SigLIP-400M + resampler + MiniCPM-2.4B; 64 tokens per slice, ~5 slices; 517M trainable (paper)
-    "openbmb/MiniCPM-V-2": BackboneShape(total=2.8e9, lm=2.4e9, trainable=517e6, lora=23.6e6,
-                                         hidden=2304, layers=40, vocab=122753, tokens=384),
+    "openbmb/MiniCPM-V-2": BackboneShape(
+        total=2.8e9, lm=2.4e9, trainable=517e6, lora=23.6e6, hidden=2304, layers=40, vocab=122753, tokens=384
+    ),
     # ViT (0.67B) + Qwen2-1.5B; 448x448 -> 256 tokens; 6 x 46.8M + merger 34.1M trainable
-    "Qwen/Qwen2-VL-2B-Instruct": BackboneShape(total=2.21e9, lm=1.54e9, trainable=315e6, lora=8.7e6,
-                                               hidden=1536, layers=28, vocab=151936, tokens=320),
+    "Qwen/Qwen2-VL-2B-Instruct": BackboneShape(
+        total=2.21e9, lm=1.54e9, trainable=315e6, lora=8.7e6, hidden=1536, layers=28, vocab=151936, tokens=320
+    ),
 }

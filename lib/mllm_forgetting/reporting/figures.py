@@ -4,6 +4,7 @@ Every function writes its PNG even when the data it needs is missing (a
 "no data" panel), so pipeline outputs always exist; missing methods are
 skipped and NaN values ignored rather than crashing.
 """
+
 import math
 import re
 
@@ -63,8 +64,14 @@ def _grouped_bars(ax, groups, tasks, key, ylabel):
     for i, (label, g) in enumerate(groups):
         stats = [_mean_std([c["tasks"].get(t, {}).get(key) for c in g]) for t in tasks]
         means = [s[0] for s in stats]
-        ax.bar(x + (i - (len(groups) - 1) / 2) * width, np.nan_to_num(means), width,
-               yerr=[s[1] for s in stats], capsize=2, label=label)
+        ax.bar(
+            x + (i - (len(groups) - 1) / 2) * width,
+            np.nan_to_num(means),
+            width,
+            yerr=[s[1] for s in stats],
+            capsize=2,
+            label=label,
+        )
     ax.set_xticks(x, tasks, rotation=20)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
@@ -82,13 +89,19 @@ def plot_effective_rank(cells, path):
     tasks = pre + [target]
     groups = _by_method(cells)
     opts = cells[0].get("erank_options", {})
-    for ax, key, name in ((axes[0], "erank_per_image", "per-image"), (axes[1], "erank_pooled", "pooled over images")):
+    for ax, key, name in (
+        (axes[0], "erank_per_image", "per-image"),
+        (axes[1], "erank_pooled", "pooled over images"),
+    ):
         _grouped_bars(ax, groups, tasks, key, "effective rank")
         ax.set_title(f"Visual effective rank ({name})")
         ax.get_xticklabels()[-1].set_fontweight("bold")  # the target task
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{cells[0].get('backbone')} → {target}  (layer {opts.get('layer', '?')}, "
-                 f"centre={opts.get('centre', '?')}, variant={opts.get('variant', '?')}; target in bold)", fontsize=10)
+    fig.suptitle(
+        f"{cells[0].get('backbone')} → {target}  (layer {opts.get('layer', '?')}, "
+        f"centre={opts.get('centre', '?')}, variant={opts.get('variant', '?')}; target in bold)",
+        fontsize=10,
+    )
     _save(fig, path)
 
 
@@ -116,7 +129,12 @@ def plot_top_tokens(cells, path, tasks=None, k=10):
             if not curves:
                 continue
             top = np.nanmean(curves, axis=0)
-            ax.bar(np.arange(1, k + 1) + (i - (len(groups) - 1) / 2) * width, np.nan_to_num(top), width, label=label)
+            ax.bar(
+                np.arange(1, k + 1) + (i - (len(groups) - 1) / 2) * width,
+                np.nan_to_num(top),
+                width,
+                label=label,
+            )
             drawn = True
         if not drawn:
             _no_data(ax, f"no per-token ranks for {task}")
@@ -132,6 +150,7 @@ def plot_top_tokens(cells, path, tasks=None, k=10):
 
 def _tsne_2d(x, seed=0):
     from sklearn.manifold import TSNE
+
     perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 3)))  # sklearn needs perplexity < n_samples
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
@@ -141,8 +160,10 @@ def plot_tsne(representations, path, task, seed=0):
     representations: {label: npz-like mapping with 'visual__<task>' and 'multimodal__<task>' (N x d)}.
     Methods share one embedding per panel so their positions are comparable."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for ax, kind, title in ((axes[0], "visual", "visual π(X^v): last image token"),
-                            (axes[1], "multimodal", "multimodal z^vl: last prompt token")):
+    for ax, kind, title in (
+        (axes[0], "visual", "visual π(X^v): last image token"),
+        (axes[1], "multimodal", "multimodal z^vl: last prompt token"),
+    ):
         xs, labels = [], []
         for label, rep in representations.items():
             key = f"{kind}__{task}"
@@ -215,7 +236,7 @@ def plot_learning_curves(logs, path):
             continue
         d = d.groupby("step", as_index=False)["loss"].mean()  # averages seeds if logs were concatenated
         smooth = d["loss"].rolling(max(1, len(d) // 20), min_periods=1).mean()
-        line, = ax.plot(d["step"], smooth, label=label)
+        (line,) = ax.plot(d["step"], smooth, label=label)
         ax.plot(d["step"], d["loss"], color=line.get_color(), alpha=0.2, lw=0.8)
         drawn = True
     if not drawn:

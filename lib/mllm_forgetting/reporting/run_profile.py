@@ -5,6 +5,7 @@ peak memory and CPU time; the profile sums the wall seconds. Jobs are grouped by
 jobs also by method (the path's third wildcard after backbone and target), since methods differ in
 cost by integer factors.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,9 +38,13 @@ def format_profile(table: pd.DataFrame, cores: int | None = None) -> str:
     total = table["seconds"].sum()
     lines = ["| jobs of | count | job-seconds | share | mean s | max s |", "|---|---:|---:|---:|---:|---:|"]
     for group, r in table.iterrows():
-        lines.append(f"| {group} | {int(r['jobs'])} | {r['seconds']:.0f} | {100 * r['share']:.1f}% | "
-                     f"{r['mean']:.1f} | {r['max']:.1f} |")
+        lines.append(
+            f"| {group} | {int(r['jobs'])} | {r['seconds']:.0f} | {100 * r['share']:.1f}% | "
+            f"{r['mean']:.1f} | {r['max']:.1f} |"
+        )
     lines.append(f"| all | {int(table['jobs'].sum())} | {total:.0f} | 100% | | |")
     if cores:
-        lines.append(f"\n{total:.0f} job-seconds over {cores} cores: at least {total / cores / 60:.1f} min of wall time")
+        lines.append(
+            f"\n{total:.0f} job-seconds over {cores} cores: at least {total / cores / 60:.1f} min of wall time"
+        )
     return "\n".join(lines)

@@ -13,6 +13,7 @@ Definitions (match the paper's Table 2, see metrics.summary.h_score):
   Forgetting = mean pre-trained score of zero-shot minus this row's
                (positive = forgot); Forgetting_std is over this row's seeds.
 """
+
 import math
 
 import numpy as np
@@ -81,8 +82,12 @@ def build_table(cells: list, order: list | None = None) -> pd.DataFrame:
         mean, std = per_seed.mean(), per_seed.std(ddof=1)
         # keep Hscore consistent with the printed Avg and target (see module docstring)
         mean["Hscore"] = h_score(mean["Avg"], mean[target])
-        row = {"method": m, "label": group[0].get("label", m), "n_seeds": len(group),
-               "seeds": " ".join(str(c.get("seed", "")) for c in group)}
+        row = {
+            "method": m,
+            "label": group[0].get("label", m),
+            "n_seeds": len(group),
+            "seeds": " ".join(str(c.get("seed", "")) for c in group),
+        }
         for col in per_seed.columns:
             row[col], row[f"{col}_std"] = float(mean[col]), float(std[col])
         p = group[0].get("trainable_params")
@@ -114,7 +119,9 @@ def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
         lines += [caption, ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for _, r in df.iterrows():
-        cells = [str(r["label"])] + [_fmt(r[c], r.get(f"{c}_std")) for c in cols] + [format_params(r["#Params"])]
+        cells = (
+            [str(r["label"])] + [_fmt(r[c], r.get(f"{c}_std")) for c in cols] + [format_params(r["#Params"])]
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -122,15 +129,21 @@ def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
 def caption_line(cells: list) -> str:
     """One-line caption: backbone, target, metric per task, seeds."""
     c = cells[0]
-    metric = {"caption": "CIDEr×100", "yes_no": "accuracy %", "multiple_choice": "option accuracy %",
-              "open": "exact-match accuracy %"}
+    metric = {
+        "caption": "CIDEr×100",
+        "yes_no": "accuracy %",
+        "multiple_choice": "option accuracy %",
+        "open": "exact-match accuracy %",
+    }
     pre, target = task_columns(cells)
     per_task = ", ".join(f"{t}: {metric.get(c['tasks'][t].get('kind'), 'score')}" for t in pre + [target])
     seeds = sorted({str(x.get("seed")) for x in cells})
-    return (f"Backbone `{c.get('backbone')}`, target `{target}`. Metrics — {per_task}. "
-            f"Avg = mean over all tasks incl. target; Hscore = harmonic mean of Avg and target; "
-            f"Forgetting = zero-shot minus method mean pre-trained score. "
-            f"Seeds: {', '.join(seeds)} (mean ± sample std where >1 seed).")
+    return (
+        f"Backbone `{c.get('backbone')}`, target `{target}`. Metrics — {per_task}. "
+        f"Avg = mean over all tasks incl. target; Hscore = harmonic mean of Avg and target; "
+        f"Forgetting = zero-shot minus method mean pre-trained score. "
+        f"Seeds: {', '.join(seeds)} (mean ± sample std where >1 seed)."
+    )
 
 
 def write_table(df: pd.DataFrame, csv_path, md_path, title: str = "", caption: str | None = None) -> None:

@@ -1,4 +1,5 @@
 """Small helpers the steps share: devices, threads, JSON output, encoding a task's split."""
+
 from __future__ import annotations
 
 import re
@@ -52,14 +53,17 @@ def load_rows(data_dir, task: str, split: str, limit: int | None = None):
     return rows.select(range(limit)) if limit is not None and limit < len(rows) else rows
 
 
-def encode_task(data_dir, task: str, split: str, processor, prompt: str, image_size: int | None = None) -> Encoded:
+def encode_task(
+    data_dir, task: str, split: str, processor, prompt: str, image_size: int | None = None
+) -> Encoded:
     return encode(load_rows(data_dir, task, split), processor, prompt, image_size=image_size)
 
 
 def tune_context(model, backbone_cfg: dict, representation_layer: int = -1) -> TuneContext:
     return TuneContext(
-        trainable_names=trainable_names(model, backbone_cfg["connector"], backbone_cfg["layers"],
-                                        backbone_cfg["trainable_last_layers"]),
+        trainable_names=trainable_names(
+            model, backbone_cfg["connector"], backbone_cfg["layers"], backbone_cfg["trainable_last_layers"]
+        ),
         image_token_id=model.config.image_token_id,
         representation_layer=representation_layer,
         lora_target_modules=backbone_cfg.get("lora_target_modules"),

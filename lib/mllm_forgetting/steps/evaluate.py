@@ -1,4 +1,5 @@
 """evaluate: score a tuned cell on every pre-trained task and its target, with effective ranks and representations."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,19 @@ def load_tuned(train_summary: dict, backbone_cfg: dict, device):
     return load_model(model_dir, backbone_cfg, device)
 
 
-def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dict, *, data_dir: str,
-                  pretrain_tasks: list[str], out_dir: str, threads: int = 1, results_dir: str = "results",
-                  track: bool = True) -> dict:
+def evaluate_cell(
+    cell: Cell,
+    train_json: str,
+    backbone_cfg: dict,
+    eval_cfg: dict,
+    *,
+    data_dir: str,
+    pretrain_tasks: list[str],
+    out_dir: str,
+    threads: int = 1,
+    results_dir: str = "results",
+    track: bool = True,
+) -> dict:
     device = setup_torch(threads)
     summary = json.loads(Path(train_json).read_text())
     model, processor = load_tuned(summary, backbone_cfg, device)
@@ -39,28 +50,52 @@ def evaluate_cell(cell: Cell, train_json: str, backbone_cfg: dict, eval_cfg: dic
     tasks, arrays = {}, {}
     for task in order:
         rows = load_rows(data_dir, task, "test", limit)
-        enc, preds, result = score_task_split(model, processor, rows, backbone_cfg["prompt"], batch_size=batch_size,
-                                              device=device, label=f"{cell.name} {task}",
-                                              image_size=backbone_cfg.get("image_resize"))
-        visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id,
-                                             layer=erank_opts["layer"], batch_size=batch_size,
-                                             pad_id=processor.tokenizer.pad_token_id, device=device)
+        enc, preds, result = score_task_split(
+            model,
+            processor,
+            rows,
+            backbone_cfg["prompt"],
+            batch_size=batch_size,
+            device=device,
+            label=f"{cell.name} {task}",
+            image_size=backbone_cfg.get("image_resize"),
+        )
+        visual, multimodal = representations(
+            model,
+            enc,
+            image_token_id=model.config.image_token_id,
+            layer=erank_opts["layer"],
+            batch_size=batch_size,
+            pad_id=processor.tokenizer.pad_token_id,
+            device=device,
+        )
         tasks[task] = {
-            "role": "target" if task == cell.target else "pretrain", "kind": result["kind"], "score": result["score"],
+            "role": "target" if task == cell.target else "pretrain",
+            "kind": result["kind"],
+            "score": result["score"],
             "metrics": {k: v for k, v in result.items() if k not in ("kind", "score")},
             "erank_per_image": float(np.mean([effective_rank(v, **erank_kw) for v in visual])),
             "erank_pooled": effective_rank(visual[:, -1], **erank_kw),
             "erank_per_token": [effective_rank(visual[:, m], **erank_kw) for m in range(visual.shape[1])],
-            "examples": [{"id": i, "prediction": p, "answers": a} for i, p, a in zip(enc.ids[:5], preds[:5], enc.answers[:5])],
+            "examples": [
+                {"id": i, "prediction": p, "answers": a}
+                for i, p, a in zip(enc.ids[:5], preds[:5], enc.answers[:5])
+            ],
         }
         arrays[f"visual__{task}"] = visual[:, -1].numpy()
         arrays[f"multimodal__{task}"] = multimodal.numpy()
     out = Path(out_dir)
     save_npz(out / "representations.npz", arrays)
-    metrics = {**cell.as_dict(), "method_type": summary["method_type"], "label": summary["label"],
-               "options": summary.get("options", {}),
-               "trainable_params": summary["trainable_params"], "erank_options": erank_opts,
-               "tasks": tasks, "task_order": order}
+    metrics = {
+        **cell.as_dict(),
+        "method_type": summary["method_type"],
+        "label": summary["label"],
+        "options": summary.get("options", {}),
+        "trainable_params": summary["trainable_params"],
+        "erank_options": erank_opts,
+        "tasks": tasks,
+        "task_order": order,
+    }
     write_json(out / "metrics.json", metrics)
     if track:
         _log(cell, summary.get("mlflow_run_id"), metrics, out, results_dir)

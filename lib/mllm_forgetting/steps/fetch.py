@@ -1,4 +1,5 @@
 """fetch_backbone: download a hub checkpoint (the paper's pre-trained phi) into results/checkpoints/<backbone>."""
+
 from __future__ import annotations
 
 from pathlib import Path

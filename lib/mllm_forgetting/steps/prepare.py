@@ -1,5 +1,6 @@
 """prepare_data: write every task's train/val/test in the common schema into the datasets directory
 that DVC versions: generated (the embedded benchmark) or converted from the hub (the paper's datasets)."""
+
 from __future__ import annotations
 
 from ..data import build_benchmark
@@ -7,8 +8,9 @@ from ..data import build_benchmark
 SOURCES = ("generated", "hub")
 
 
-def prepare_data(out_dir: str, tasks: list[str], sizes: dict, seed: int, image_size: int = 32,
-                 source: str = "generated") -> None:
+def prepare_data(
+    out_dir: str, tasks: list[str], sizes: dict, seed: int, image_size: int = 32, source: str = "generated"
+) -> None:
     if source == "generated":
         missing = [split for split, n in sizes.items() if n is None]
         if missing:

@@ -1,6 +1,7 @@
 """MLflow glue. The store and experiment are created once, before cells fan out (MLflow's SQLite
 schema creation races when several fresh processes create it at once); cells then only open runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,12 @@ class CellRun:
         if run_id is None:
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
-                raise RuntimeError(f"MLflow experiment {experiment!r} missing: run the init_tracking rule first")
-            tags = resolve_tags({**cell.as_dict(), **(tags or {})})  # + user, source, git commit, as start_run adds
+                raise RuntimeError(
+                    f"MLflow experiment {experiment!r} missing: run the init_tracking rule first"
+                )
+            tags = resolve_tags(
+                {**cell.as_dict(), **(tags or {})}
+            )  # + user, source, git commit, as start_run adds
             run_id = self.client.create_run(exp.experiment_id, run_name=cell.name, tags=tags).info.run_id
         else:
             self.client.update_run(run_id, status="RUNNING")
@@ -64,7 +69,9 @@ class CellRun:
     def log_params(self, params: dict):
         from mlflow.entities import Param
 
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:500]) for k, v in _flatten(params).items()])
+        self.client.log_batch(
+            self.run_id, params=[Param(k, str(v)[:500]) for k, v in _flatten(params).items()]
+        )
 
     def log_step(self, row: dict):
         self._log({k: v for k, v in row.items() if k != "step"}, step=int(row["step"]))

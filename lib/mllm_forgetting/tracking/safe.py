@@ -4,6 +4,7 @@ The first failure of a stage warns once, marks the cell unsynced in <cell dir>/t
 tracker off for the rest of the stage; `python scripts/sync_mlflow.py` later rebuilds the run from the
 cell's local files (tracking/sync.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ RESYNC_HINT = "resync later with `python scripts/sync_mlflow.py --results result
 
 # MLflow's HTTP client retries 7 times with exponential backoff and a 120 s timeout: minutes before a cell
 # could learn that the server is gone. These bounds give up within seconds; a user's own settings win.
-HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-               "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
 
 
 @contextmanager
@@ -60,15 +64,26 @@ def read_state(cell_dir) -> dict | None:
 class CellTracker:
     """One stage ("train" or "evaluate") of a cell's MLflow run; every method is safe to call in any state."""
 
-    def __init__(self, cell, out_dir, stage: str, *, results_dir="results", experiment=DEFAULT_EXPERIMENT,
-                 run_id=None, tags=None, offline_cause: str | None = None):
+    def __init__(
+        self,
+        cell,
+        out_dir,
+        stage: str,
+        *,
+        results_dir="results",
+        experiment=DEFAULT_EXPERIMENT,
+        run_id=None,
+        tags=None,
+        offline_cause: str | None = None,
+    ):
         self.cell, self.out_dir, self.stage = cell, Path(out_dir), stage
         self.run, self.run_id, self.error = None, run_id, offline_cause
         if offline_cause is not None:  # known to be unsynced already: say so once, try nothing
             self._warn(offline_cause)
             return
-        self.run = self._attempt(CellRun, cell, results_dir=results_dir, experiment=experiment, run_id=run_id,
-                                 tags=tags)
+        self.run = self._attempt(
+            CellRun, cell, results_dir=results_dir, experiment=experiment, run_id=run_id, tags=tags
+        )
         self.run_id = self.run.run_id if self.run else run_id
 
     @classmethod
@@ -77,9 +92,16 @@ class CellTracker:
         If the train stage went offline it stays offline: sync_mlflow.py rebuilds that run whole."""
         state = read_state(out_dir) or {}
         if state.get("failed_stage") == "train" and not state["synced"]:
-            return cls(cell, out_dir, "evaluate", run_id=state["run_id"],
-                       offline_cause=f"the train stage was not tracked: {state['error']}")
-        run_id = train_run_id or state.get("run_id")  # a sync may have made the run since train.json was written
+            return cls(
+                cell,
+                out_dir,
+                "evaluate",
+                run_id=state["run_id"],
+                offline_cause=f"the train stage was not tracked: {state['error']}",
+            )
+        run_id = train_run_id or state.get(
+            "run_id"
+        )  # a sync may have made the run since train.json was written
         return cls(cell, out_dir, "evaluate", results_dir=results_dir, run_id=run_id) if run_id else None
 
     def log_params(self, params: dict):
@@ -117,4 +139,6 @@ class CellTracker:
         write_state(self.out_dir, self.run_id, cause, self.stage)
 
     def _warn(self, cause: str):
-        warnings.warn(f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, {RESYNC_HINT}")
+        warnings.warn(
+            f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, {RESYNC_HINT}"
+        )

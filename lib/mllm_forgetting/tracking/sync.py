@@ -3,6 +3,7 @@
 A cell whose run was opened before the failure gets that run completed; one that never got a run gets a
 new one. train.json and metrics.json are only read (Snakemake would rerun a cell whose outputs changed).
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,9 @@ def sync_results(results_dir="results", experiment: str = DEFAULT_EXPERIMENT, ec
     synced = failed = 0
     for cell_dir in unsynced_cells(results_dir):
         name = cell_dir.relative_to(Path(results_dir, "cells")).as_posix()
-        if not (cell_dir / "metrics.json").exists():  # evaluate still to run: it stays offline, a later sync takes it
+        if not (
+            cell_dir / "metrics.json"
+        ).exists():  # evaluate still to run: it stays offline, a later sync takes it
             echo(f"skipped {name}: not evaluated yet")
             continue
         try:
@@ -55,8 +58,13 @@ def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT)
     state = read_state(cell_dir) or {"run_id": None, "failed_stage": "train", "error": "trained untracked"}
     recorded = read_json(cell_dir / PARAMS_FILE) or {"tags": {}, "params": {}}
     with bounded_http():
-        run = CellRun(cell, results_dir=results_dir, experiment=experiment, run_id=state["run_id"],
-                      tags=recorded["tags"])
+        run = CellRun(
+            cell,
+            results_dir=results_dir,
+            experiment=experiment,
+            run_id=state["run_id"],
+            tags=recorded["tags"],
+        )
         # the run id goes on disk first: a sync cut short resumes this run instead of making a second one
         write_state(cell_dir, run.run_id, state["error"], state["failed_stage"])
         run.log_params(recorded["params"])  # MLflow accepts a param again with the same value
@@ -64,8 +72,10 @@ def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT)
         for row in read_train_log(cell_dir / "train_log.csv"):
             if row["step"] not in logged_steps:  # the train stage may have logged some before it failed
                 run.log_step(row)
-        final = {"trainable_params": summary["trainable_params"] or 0,
-                 **score_metrics(read_json(cell_dir / "metrics.json"))}
+        final = {
+            "trainable_params": summary["trainable_params"] or 0,
+            **score_metrics(read_json(cell_dir / "metrics.json")),
+        }
         present = run.client.get_run(run.run_id).data.metrics
         run.log_metrics({k: v for k, v in final.items() if present.get(k) != v})
         run.log_artifact(cell_dir / "metrics.json")
@@ -78,5 +88,7 @@ def read_train_log(path: Path) -> list[dict]:
     """train_log.csv rows as {column: float}, step an int; an empty cell (a NaN: the method logs no such value)
     is left out, as CellRun leaves out NaN."""
     with path.open(newline="") as f:
-        return [{"step": int(float(r["step"])), **{k: float(v) for k, v in r.items() if k != "step" and v}}
-                for r in csv.DictReader(f)]
+        return [
+            {"step": int(float(r["step"])), **{k: float(v) for k, v in r.items() if k != "step" and v}}
+            for r in csv.DictReader(f)
+        ]

@@ -6,6 +6,7 @@ and patches concatenated over the batch with a grid per image (Qwen2-VL). Answer
 separately, so training batches are prompt + answer + EOS with the loss on the answer only, and
 generation batches are the left-padded prompts.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,6 +23,7 @@ MAX_CACHED_IMAGE_BYTES = 2 * 1024**3
 @dataclass
 class Encoded:
     """One or more splits, encoded: ragged token lists plus per-example image tensors."""
+
     prompt_ids: list[list[int]]
     answer_ids: list[list[list[int]]]  # per example, one token list per reference answer
     images: list  # per example: {name: tensor} from the processor, or a callable computing it
@@ -41,7 +43,7 @@ class Encoded:
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
     @staticmethod
-    def concat(parts: list["Encoded"]) -> "Encoded":
+    def concat(parts: list[Encoded]) -> Encoded:
         extras = parts[0].token_extras
         return Encoded(
             prompt_ids=[x for p in parts for x in p.prompt_ids],
@@ -50,7 +52,9 @@ class Encoded:
             ids=[x for p in parts for x in p.ids],
             answers=[x for p in parts for x in p.answers],
             tasks=[x for p in parts for x in p.tasks],
-            token_extras={k: [x for p in parts for x in p.token_extras[k]] for k in extras} if extras else None,
+            token_extras={k: [x for p in parts for x in p.token_extras[k]] for k in extras}
+            if extras
+            else None,
         )
 
 
@@ -62,8 +66,13 @@ def format_prompt(processor, template: str, question: str) -> str:
     return template.format(question=question)
 
 
-def encode(rows, processor, prompt_template: str, image_size: int | None = None,
-           max_cached_bytes: int = MAX_CACHED_IMAGE_BYTES) -> Encoded:
+def encode(
+    rows,
+    processor,
+    prompt_template: str,
+    image_size: int | None = None,
+    max_cached_bytes: int = MAX_CACHED_IMAGE_BYTES,
+) -> Encoded:
     """Encode a datasets.Dataset in the common schema (image, question, answers, task, ...).
 
     `image_size` resizes every image to a square first: backbones that keep the native resolution
@@ -87,9 +96,13 @@ def encode(rows, processor, prompt_template: str, image_size: int | None = None,
             cache = len(rows) * sum(v.element_size() * v.numel() for v in pixels.values()) <= max_cached_bytes
         images.append(pixels if cache else functools.partial(_image_inputs, processor, rows, i, image_size))
     answers = list(rows["answers"])
-    answer_ids = [[tokenizer(a, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for a in refs]
-                  for refs in answers]
-    return Encoded(prompt_ids, answer_ids, images, list(rows["id"]), answers, list(rows["task"]), extras or None)
+    answer_ids = [
+        [tokenizer(a, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for a in refs]
+        for refs in answers
+    ]
+    return Encoded(
+        prompt_ids, answer_ids, images, list(rows["id"]), answers, list(rows["task"]), extras or None
+    )
 
 
 def _rgb(image, size: int | None):
@@ -108,9 +121,9 @@ def _pad(seqs: list[list[int]], value: int, left: bool = False) -> torch.Tensor:
         if not s:
             continue
         if left:
-            out[row, width - len(s):] = torch.tensor(s)
+            out[row, width - len(s) :] = torch.tensor(s)
         else:
-            out[row, :len(s)] = torch.tensor(s)
+            out[row, : len(s)] = torch.tensor(s)
     return out
 
 
@@ -123,8 +136,11 @@ def training_batch(enc: Encoded, index: np.ndarray, rng: np.random.Generator, pa
         answers.append(answer)
         seqs.append(enc.prompt_ids[i] + answer)
         labels.append([-100] * len(enc.prompt_ids[i]) + answer)
-    batch = {"input_ids": _pad(seqs, pad_id), "attention_mask": _pad([[1] * len(s) for s in seqs], 0),
-             "labels": _pad(labels, -100)}
+    batch = {
+        "input_ids": _pad(seqs, pad_id),
+        "attention_mask": _pad([[1] * len(s) for s in seqs], 0),
+        "labels": _pad(labels, -100),
+    }
     for key, values in (enc.token_extras or {}).items():  # answer tokens are text: 0
         batch[key] = _pad([values[i] + [0] * len(a) for i, a in zip(index, answers)], 0)
     batch.update(enc.image_batch(index))
@@ -134,7 +150,10 @@ def training_batch(enc: Encoded, index: np.ndarray, rng: np.random.Generator, pa
 def prompt_batch(enc: Encoded, index, pad_id: int) -> dict:
     """Left-padded prompts, so generation continues every row from its last position."""
     seqs = [enc.prompt_ids[i] for i in index]
-    batch = {"input_ids": _pad(seqs, pad_id, left=True), "attention_mask": _pad([[1] * len(s) for s in seqs], 0, left=True)}
+    batch = {
+        "input_ids": _pad(seqs, pad_id, left=True),
+        "attention_mask": _pad([[1] * len(s) for s in seqs], 0, left=True),
+    }
     for key, values in (enc.token_extras or {}).items():
         batch[key] = _pad([values[i] for i in index], 0, left=True)
     batch.update(enc.image_batch(list(index)))

@@ -6,6 +6,7 @@ Both are written to a temporary name, flushed to disk and renamed, payload first
 only once its manifest does, so a kill mid-write leaves the previous checkpoint as the latest. On load
 a payload whose checksum does not match its manifest is reported and the previous one is tried.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,12 +33,15 @@ class Checkpointer:
     fingerprint: JSON-able facts of the run (backbone, trainable tensor shapes, settings); a checkpoint
     whose backbone differs is an error, one whose other facts differ (the config changed) is discarded.
     """
+
     directory: Path
     every: int
     fingerprint: dict
     label: str = ""
     keep: int = 2
-    notes: dict = field(default_factory=dict)  # saved beside the state, e.g. the MLflow run a resume continues
+    notes: dict = field(
+        default_factory=dict
+    )  # saved beside the state, e.g. the MLflow run a resume continues
 
     def __post_init__(self):
         self.directory = Path(self.directory)
@@ -54,11 +58,16 @@ class Checkpointer:
         payload = self.directory / f"step-{step:06d}.pt"
         with atomic_output(payload, durable=True) as tmp:
             torch.save(state, tmp)
-        manifest = {"format": FORMAT, "step": step, "sha256": _sha256(payload), "fingerprint": self.fingerprint,
-                    "notes": self.notes}
+        manifest = {
+            "format": FORMAT,
+            "step": step,
+            "sha256": _sha256(payload),
+            "fingerprint": self.fingerprint,
+            "notes": self.notes,
+        }
         with atomic_output(payload.with_suffix(".json"), durable=True) as tmp:
             tmp.write_text(json.dumps(manifest, indent=1))
-        for old in self._manifests()[self.keep:]:
+        for old in self._manifests()[self.keep :]:
             _remove_checkpoint(old)
         return payload
 
@@ -73,7 +82,9 @@ class Checkpointer:
                 return None
             payload = manifest_path.with_suffix(".pt")
             if not payload.exists() or _sha256(payload) != manifest.get("sha256"):
-                self._warn(f"checkpoint {payload.name} is corrupted (checksum mismatch); trying the previous one")
+                self._warn(
+                    f"checkpoint {payload.name} is corrupted (checksum mismatch); trying the previous one"
+                )
                 continue
             state = torch.load(payload, map_location="cpu", weights_only=True)
             self._warn(f"resuming from checkpoint {payload.name} (step {manifest['step']})")
@@ -92,7 +103,9 @@ class Checkpointer:
         """Remove every checkpoint (the cell finished: a rerun starts afresh and gives the same result)."""
         for manifest in self._manifests():
             _remove_checkpoint(manifest)
-        for stray in self.directory.glob("step-*") if self.directory.exists() else []:  # half-written ones too
+        for stray in (
+            self.directory.glob("step-*") if self.directory.exists() else []
+        ):  # half-written ones too
             stray.unlink()
         if self.directory.exists() and not any(self.directory.iterdir()):
             self.directory.rmdir()
@@ -100,12 +113,16 @@ class Checkpointer:
     def _compatible(self, found: dict) -> bool:
         expected = self.fingerprint
         if found.get("backbone") != expected.get("backbone"):
-            raise CheckpointError(f"checkpoint in {self.directory} was written for backbone {found.get('backbone')!r}, "
-                                  f"not {expected.get('backbone')!r}; delete it to start this cell afresh")
+            raise CheckpointError(
+                f"checkpoint in {self.directory} was written for backbone {found.get('backbone')!r}, "
+                f"not {expected.get('backbone')!r}; delete it to start this cell afresh"
+            )
         if found != expected:
             changed = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
-            self._warn(f"checkpoints in {self.directory} belong to another configuration (differs in "
-                       f"{', '.join(changed)}); discarding them and starting from scratch")
+            self._warn(
+                f"checkpoints in {self.directory} belong to another configuration (differs in "
+                f"{', '.join(changed)}); discarding them and starting from scratch"
+            )
             self.clear()
             return False
         return True
@@ -137,5 +154,7 @@ def _sha256(path: Path) -> str:
 
 
 def _remove_checkpoint(manifest: Path) -> None:
-    manifest.unlink(missing_ok=True)  # the manifest first: a half-removed checkpoint is never taken as complete
+    manifest.unlink(
+        missing_ok=True
+    )  # the manifest first: a half-removed checkpoint is never taken as complete
     manifest.with_suffix(".pt").unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 The visual representation is the hidden state at the image-token positions of a configurable layer
 (the last by default, as the paper's Sec. 6.3), shaped (batch, image tokens, hidden).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,10 @@ def visual_states(hidden_states, input_ids: torch.Tensor, image_token_id: int, l
     is_image = input_ids == image_token_id
     counts = is_image.sum(dim=1)
     if not bool((counts == counts[0]).all()):
-        raise ValueError(f"images in one batch have different numbers of image tokens ({sorted(set(counts.tolist()))}); "
-                         "set the backbone's `image_resize` so every image gives the same number")
+        raise ValueError(
+            f"images in one batch have different numbers of image tokens ({sorted(set(counts.tolist()))}); "
+            "set the backbone's `image_resize` so every image gives the same number"
+        )
     return states[is_image].view(states.shape[0], int(counts[0]), states.shape[-1])
 
 
@@ -29,5 +32,7 @@ def forward_vl(model, batch: dict, image_token_id: int, layer: int = -1, need_vi
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     out = model(**inputs, output_hidden_states=need_visual, use_cache=False)
     loss = task_loss(out.logits, batch["labels"])
-    visual = visual_states(out.hidden_states, batch["input_ids"], image_token_id, layer) if need_visual else None
+    visual = (
+        visual_states(out.hidden_states, batch["input_ids"], image_token_id, layer) if need_visual else None
+    )
     return loss, visual

@@ -3,6 +3,7 @@
 The method decides which parameters move and sets their gradients; the loop owns batching, the
 optimizer (AdamW), the learning-rate schedule, gradient clipping, progress and the per-step log.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,7 @@ class TrainSettings:
     log_every: int = 10
 
     @classmethod
-    def from_config(cls, cfg: dict, seed: int) -> "TrainSettings":
+    def from_config(cls, cfg: dict, seed: int) -> TrainSettings:
         known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg and k != "seed"}
         return cls(seed=seed, **known)
 
@@ -55,7 +56,7 @@ class BatchOrder:
     def __next__(self) -> np.ndarray:
         if self.perm is None or self.pos + self.batch_size > self.n:
             self.perm, self.pos = self.rng.permutation(self.n), 0
-        index = self.perm[self.pos:self.pos + self.batch_size]
+        index = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
         return index
 
@@ -67,22 +68,38 @@ class BatchOrder:
         self.pos = state["pos"]
 
 
-def optimizer_step(model, method, ctx, batch: dict, optimizer, grad_clip: float, label: str = "", step: int = 0) -> dict:
+def optimizer_step(
+    model, method, ctx, batch: dict, optimizer, grad_clip: float, label: str = "", step: int = 0
+) -> dict:
     """One update: the method sets the gradients, they are clipped, AdamW steps. Returns the method's log values."""
     optimizer.zero_grad(set_to_none=True)
     values = method.step(model, batch, ctx)
     loss = float(values["loss"])
     if not math.isfinite(loss):
-        raise NonFiniteLossError(f"{label}: non-finite task loss ({loss}) at step {step}; lower the learning rate")
+        raise NonFiniteLossError(
+            f"{label}: non-finite task loss ({loss}) at step {step}; lower the learning rate"
+        )
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(method.params, grad_clip)
     optimizer.step()
     return values
 
 
-def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id: int, device, label: str,
-          on_log=None, checkpointer: Checkpointer | None = None, replay_log: bool = True,
-          final_checkpoint: bool = False) -> list[dict]:
+def train(
+    model,
+    method,
+    ctx,
+    data: Encoded,
+    settings: TrainSettings,
+    *,
+    pad_id: int,
+    device,
+    label: str,
+    on_log=None,
+    checkpointer: Checkpointer | None = None,
+    replay_log: bool = True,
+    final_checkpoint: bool = False,
+) -> list[dict]:
     """Run `settings.steps` optimizer steps; return the log rows (every `log_every` steps and the last).
 
     With a checkpointer the run saves its whole state every `checkpointer.every` steps, resumes from the
@@ -94,8 +111,12 @@ def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id:
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     optimizer = torch.optim.AdamW(method.params, lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = get_scheduler(settings.schedule, optimizer, num_warmup_steps=settings.warmup_steps,
-                              num_training_steps=settings.steps)
+    scheduler = get_scheduler(
+        settings.schedule,
+        optimizer,
+        num_warmup_steps=settings.warmup_steps,
+        num_training_steps=settings.steps,
+    )
     batches = BatchOrder(len(data), min(settings.batch_size, len(data)), rng)
     run = _RunState(method, optimizer, scheduler, batches, rng)
     rows, start = [], 0
@@ -104,8 +125,14 @@ def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id:
         for row in rows if on_log and replay_log else []:  # a fresh MLflow run gets the whole history
             on_log(row)
     model.train()
-    progress = tqdm(range(start, settings.steps), desc=label, mininterval=5, dynamic_ncols=True,
-                    initial=start, total=settings.steps)
+    progress = tqdm(
+        range(start, settings.steps),
+        desc=label,
+        mininterval=5,
+        dynamic_ncols=True,
+        initial=start,
+        total=settings.steps,
+    )
     with _stop_signals() as stop:
         for step in progress:
             batch = to_device(training_batch(data, next(batches), rng, pad_id), device)
@@ -123,8 +150,10 @@ def train(model, method, ctx, data: Encoded, settings: TrainSettings, *, pad_id:
             if checkpointer and (checkpointer.due(step) or stop.signal):
                 checkpointer.save(step + 1, run.state(step + 1, rows))
             if stop.signal:
-                raise Preempted(f"{stop.signal} after step {step + 1} of {settings.steps}; "
-                                + ("checkpoint saved, a rerun resumes from it" if checkpointer else "no checkpoint"))
+                raise Preempted(
+                    f"{stop.signal} after step {step + 1} of {settings.steps}; "
+                    + ("checkpoint saved, a rerun resumes from it" if checkpointer else "no checkpoint")
+                )
     if checkpointer and final_checkpoint and start < settings.steps:
         checkpointer.save(settings.steps, run.state(settings.steps, rows))
     model.eval()
@@ -139,14 +168,30 @@ class _RunState:
     """Everything a resumed run needs to continue bitwise: tensors, optimizer, schedule, data order, RNGs."""
 
     def __init__(self, method, optimizer, scheduler, batches: BatchOrder, rng: np.random.Generator):
-        self.method, self.optimizer, self.scheduler, self.batches, self.rng = method, optimizer, scheduler, batches, rng
+        self.method, self.optimizer, self.scheduler, self.batches, self.rng = (
+            method,
+            optimizer,
+            scheduler,
+            batches,
+            rng,
+        )
 
     def state(self, step: int, rows: list[dict]) -> dict:
-        return {"step": step, "rows": rows, "params": [p.detach().clone() for p in self.method.params],
-                "method": self.method.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "batches": self.batches.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "numpy": _plain(self.rng.bit_generator.state),
-                        "numpy_global": _plain(np.random.get_state(legacy=False)), "python": random.getstate()}}
+        return {
+            "step": step,
+            "rows": rows,
+            "params": [p.detach().clone() for p in self.method.params],
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "batches": self.batches.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": _plain(self.rng.bit_generator.state),
+                "numpy_global": _plain(np.random.get_state(legacy=False)),
+                "python": random.getstate(),
+            },
+        }
 
     def load(self, state: dict) -> list[dict]:
         with torch.no_grad():

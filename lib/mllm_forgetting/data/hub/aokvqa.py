@@ -1,5 +1,6 @@
 """A-OKVQA (MiniCPM-V pre-trained task): `aokvqa` is the multiple-choice form (option letters),
 `aokvqa_da` the direct-answer form (VQA soft accuracy over the 10 direct answers)."""
+
 from __future__ import annotations
 
 import ast
@@ -11,8 +12,10 @@ from .common import HubDataset, HubSplit, letter, multiple_choice, short_answer,
 # i.e. the repr of the list of 10 answers, difficult_direct_answer bool, rationales; splits train
 # 17056, validation 1145, test 6702 unlabelled).
 COLUMNS = ("question_id", "question", "choices", "correct_choice_idx", "direct_answers", "image")
-NOTES = ("test answers are hidden: test is the validation split, val a sample of train (the "
-         "validation split is too small to halve)")
+NOTES = (
+    "test answers are hidden: test is the validation split, val a sample of train (the "
+    "validation split is too small to halve)"
+)
 
 
 def direct_answers(value) -> list[str]:
@@ -27,21 +30,44 @@ def direct_answers(value) -> list[str]:
 def convert_choice(row: dict) -> dict | None:
     if row["correct_choice_idx"] is None:
         return None
-    return {"id": text_id(row["question_id"]), "image": row["image"],
-            "question": multiple_choice(str(row["question"]), list(row["choices"])),
-            "answers": [letter(row["correct_choice_idx"])]}
+    return {
+        "id": text_id(row["question_id"]),
+        "image": row["image"],
+        "question": multiple_choice(str(row["question"]), list(row["choices"])),
+        "answers": [letter(row["correct_choice_idx"])],
+    }
 
 
 def convert_direct(row: dict) -> dict | None:
     answers = direct_answers(row["direct_answers"])
     if not answers:
         return None
-    return {"id": text_id(row["question_id"]), "image": row["image"],
-            "question": short_answer(row["question"]), "answers": answers}
+    return {
+        "id": text_id(row["question_id"]),
+        "image": row["image"],
+        "question": short_answer(row["question"]),
+        "answers": answers,
+    }
 
 
 SPLITS = {"val": HubSplit("train"), "test": HubSplit("validation")}
-AOKVQA = HubDataset(name="aokvqa", hub_id="HuggingFaceM4/A-OKVQA", config=None, kind="multiple_choice",
-                    splits=SPLITS, convert=convert_choice, columns=COLUMNS, notes=NOTES)
-AOKVQA_DA = HubDataset(name="aokvqa_da", hub_id="HuggingFaceM4/A-OKVQA", config=None, kind="vqa",
-                       splits=SPLITS, convert=convert_direct, columns=COLUMNS, notes=NOTES)
+AOKVQA = HubDataset(
+    name="aokvqa",
+    hub_id="HuggingFaceM4/A-OKVQA",
+    config=None,
+    kind="multiple_choice",
+    splits=SPLITS,
+    convert=convert_choice,
+    columns=COLUMNS,
+    notes=NOTES,
+)
+AOKVQA_DA = HubDataset(
+    name="aokvqa_da",
+    hub_id="HuggingFaceM4/A-OKVQA",
+    config=None,
+    kind="vqa",
+    splits=SPLITS,
+    convert=convert_direct,
+    columns=COLUMNS,
+    notes=NOTES,
+)

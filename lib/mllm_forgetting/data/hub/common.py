@@ -4,11 +4,12 @@ An adapter is one `HubDataset`: where the rows live on the Hugging Face hub, whi
 row filter) feeds each common split, and `convert`, which maps one hub row to the common schema's
 {id, image, question, answers}. `prepare.py` does the loading, sampling, image handling and saving.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from ..benchmark import KINDS
 
@@ -29,6 +30,7 @@ class HubSplit:
     Karpathy split column. hub_id / config: read this split from another repository (OK-VQA's
     train questions live in a different copy than its evaluation questions).
     """
+
     split: str
     where: tuple[str, str] | None = None
     hub_id: str | None = None
@@ -39,6 +41,7 @@ class HubSplit:
 class ImageTable:
     """Images stored apart from the questions (GQA): a hub config/split of {key: ..., image: ...}
     rows, joined to each question through the question's `foreign_key` column."""
+
     config: str
     split: str
     key: str
@@ -47,17 +50,17 @@ class ImageTable:
 
 @dataclass(frozen=True)
 class HubDataset:
-    name: str                      # task name used in config files
+    name: str  # task name used in config files
     hub_id: str
     config: str | None
-    kind: str                      # metric family, one of data.benchmark.KINDS
+    kind: str  # metric family, one of data.benchmark.KINDS
     splits: Mapping[str, HubSplit]  # common split (train/val/test) -> hub split
     convert: Callable[[dict], dict | None]  # hub row -> {id, image, question, answers}; None = skip
-    columns: tuple[str, ...]       # hub columns convert reads; checked before converting
+    columns: tuple[str, ...]  # hub columns convert reads; checked before converting
     image_column: str = "image"
-    revision: str | None = None    # hub revision, e.g. "refs/convert/parquet" for a script dataset
+    revision: str | None = None  # hub revision, e.g. "refs/convert/parquet" for a script dataset
     images: ImageTable | None = None
-    notes: str = ""                # split choices and other decisions, copied into the manifest
+    notes: str = ""  # split choices and other decisions, copied into the manifest
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -1,4 +1,5 @@
 """Flickr30k captions (LLaVA-1.5 target task) on the Karpathy split, scored by CIDEr."""
+
 from __future__ import annotations
 
 from .common import CAPTION_PROMPT, HubDataset, HubSplit, answered_row
@@ -14,11 +15,17 @@ def convert(row: dict) -> dict | None:
 
 
 FLICKR30K = HubDataset(
-    name="flickr30k", hub_id="nlphuji/flickr30k", config=None, kind="caption",
+    name="flickr30k",
+    hub_id="nlphuji/flickr30k",
+    config=None,
+    kind="caption",
     revision="refs/convert/parquet",
-    splits={"train": HubSplit("test", where=("split", "train")),
-            "val": HubSplit("test", where=("split", "val")),
-            "test": HubSplit("test", where=("split", "test"))},
-    convert=convert, columns=("image", "caption", "split", "img_id"),
+    splits={
+        "train": HubSplit("test", where=("split", "train")),
+        "val": HubSplit("test", where=("split", "val")),
+        "test": HubSplit("test", where=("split", "test")),
+    },
+    convert=convert,
+    columns=("image", "caption", "split", "img_id"),
     notes="Karpathy split (29000/1014/1000 images) from the `split` column of the single hub split",
 )

@@ -1,4 +1,5 @@
 """GQA (LLaVA-1.5 pre-trained task): test-dev balanced questions, exact-match accuracy."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, ImageTable, short_answer, text_id
@@ -9,14 +10,22 @@ from .common import HubDataset, HubSplit, ImageTable, short_answer, text_id
 
 
 def convert(row: dict) -> dict | None:
-    return {"id": text_id(row["id"]), "image": row["image"],
-            "question": short_answer(row["question"]), "answers": [str(row["answer"]).strip()]}
+    return {
+        "id": text_id(row["id"]),
+        "image": row["image"],
+        "question": short_answer(row["question"]),
+        "answers": [str(row["answer"]).strip()],
+    }
 
 
 GQA = HubDataset(
-    name="gqa", hub_id="lmms-lab/GQA", config="testdev_balanced_instructions", kind="open",
+    name="gqa",
+    hub_id="lmms-lab/GQA",
+    config="testdev_balanced_instructions",
+    kind="open",
     splits={"val": HubSplit("testdev"), "test": HubSplit("testdev")},
-    convert=convert, columns=("id", "imageId", "question", "answer"),
+    convert=convert,
+    columns=("id", "imageId", "question", "answer"),
     images=ImageTable(config="testdev_balanced_images", split="testdev", key="id", foreign_key="imageId"),
     notes="test-dev balanced (the LLaVA-1.5 evaluation set); val is a disjoint slice of it",
 )

@@ -1,4 +1,5 @@
 """IconQA (MiniCPM-V pre-trained task): its single-image multiple-choice questions (choose_txt)."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, letter, multiple_choice, text_id
@@ -14,17 +15,26 @@ def convert(row: dict) -> dict | None:
     answer = str(row["answer"]).strip()
     if answer not in options:  # a choice with a comma inside cannot be told apart: skip the row
         return None
-    return {"id": text_id(row["question_id"]), "image": row["query_image"],
-            "question": multiple_choice(str(row["question"]), options),
-            "answers": [letter(options.index(answer))]}
+    return {
+        "id": text_id(row["question_id"]),
+        "image": row["query_image"],
+        "question": multiple_choice(str(row["question"]), options),
+        "answers": [letter(options.index(answer))],
+    }
 
 
 ICONQA = HubDataset(
-    name="iconqa", hub_id="lmms-lab/ICON-QA", config=None, kind="multiple_choice",
-    splits={"val": HubSplit("val", where=("ques_type", "choose_txt")),
-            "test": HubSplit("test", where=("ques_type", "choose_txt"))},
-    convert=convert, columns=("question_id", "question", "choices", "answer", "query_image", "ques_type"),
+    name="iconqa",
+    hub_id="lmms-lab/ICON-QA",
+    config=None,
+    kind="multiple_choice",
+    splits={
+        "val": HubSplit("val", where=("ques_type", "choose_txt")),
+        "test": HubSplit("test", where=("ques_type", "choose_txt")),
+    },
+    convert=convert,
+    columns=("question_id", "question", "choices", "answer", "query_image", "ques_type"),
     image_column="query_image",
     notes="choose_txt questions only: choose_img needs several images per question and "
-          "fill_in_blank would need a second metric in one task",
+    "fill_in_blank would need a second metric in one task",
 )

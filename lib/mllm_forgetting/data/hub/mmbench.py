@@ -1,4 +1,5 @@
 """MMBench, English dev set (both paper lists): option letters, single pass (no CircularEval)."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, is_missing, multiple_choice, text_id
@@ -19,15 +20,23 @@ def convert(row: dict) -> dict | None:
     # LLaVA-1.5's model_vqa_mmbench: "{hint}\n{question}" then the lettered options
     stem = ("" if is_missing(hint) else str(hint).strip() + "\n") + str(row["question"]).strip()
     answer = str(row["answer"]).strip().upper()
-    if is_missing(row["answer"]) or answer not in OPTION_COLUMNS[:len(options)]:
+    if is_missing(row["answer"]) or answer not in OPTION_COLUMNS[: len(options)]:
         return None
-    return {"id": text_id(row["index"]), "image": row["image"], "question": multiple_choice(stem, options),
-            "answers": [answer]}
+    return {
+        "id": text_id(row["index"]),
+        "image": row["image"],
+        "question": multiple_choice(stem, options),
+        "answers": [answer],
+    }
 
 
 MMBENCH = HubDataset(
-    name="mmbench", hub_id="lmms-lab/MMBench", config="en", kind="multiple_choice",
+    name="mmbench",
+    hub_id="lmms-lab/MMBench",
+    config="en",
+    kind="multiple_choice",
     splits={"val": HubSplit("dev"), "test": HubSplit("dev")},
-    convert=convert, columns=("index", "question", "hint", "answer", *OPTION_COLUMNS, "image"),
+    convert=convert,
+    columns=("index", "question", "hint", "answer", *OPTION_COLUMNS, "image"),
     notes="English dev set (test answers are hidden); val is a disjoint slice of dev",
 )

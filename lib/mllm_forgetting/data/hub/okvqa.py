@@ -1,4 +1,5 @@
 """OK-VQA (target task of both paper lists): VQA soft accuracy over the 10 human answers."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, answered_row, short_answer
@@ -15,11 +16,17 @@ def convert(row: dict) -> dict | None:
 
 
 OKVQA = HubDataset(
-    name="okvqa", hub_id="lmms-lab/OK-VQA", config=None, kind="vqa",
-    splits={"train": HubSplit("train", hub_id="Multimodal-Fatima/OK-VQA_train"),
-            "val": HubSplit("train", hub_id="Multimodal-Fatima/OK-VQA_train"),
-            "test": HubSplit("val2014")},
-    convert=convert, columns=("question_id", "question", "answers", "image"),
+    name="okvqa",
+    hub_id="lmms-lab/OK-VQA",
+    config=None,
+    kind="vqa",
+    splits={
+        "train": HubSplit("train", hub_id="Multimodal-Fatima/OK-VQA_train"),
+        "val": HubSplit("train", hub_id="Multimodal-Fatima/OK-VQA_train"),
+        "test": HubSplit("val2014"),
+    },
+    convert=convert,
+    columns=("question_id", "question", "answers", "image"),
     notes="train and val are disjoint samples of the OK-VQA train questions (val held out from "
-          "training); test is the official val2014 evaluation set",
+    "training); test is the official val2014 evaluation set",
 )

@@ -1,4 +1,5 @@
 """PathVQA (MiniCPM-V target task): pathology questions, yes/no and open-ended."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, short_answer
@@ -8,13 +9,21 @@ from .common import HubDataset, HubSplit, short_answer
 
 
 def convert(row: dict) -> dict | None:
-    return {"id": None, "image": row["image"], "question": short_answer(row["question"]),
-            "answers": [str(row["answer"]).strip()]}
+    return {
+        "id": None,
+        "image": row["image"],
+        "question": short_answer(row["question"]),
+        "answers": [str(row["answer"]).strip()],
+    }
 
 
 PATHVQA = HubDataset(
-    name="pathvqa", hub_id="flaviagiammarino/path-vqa", config=None, kind="pathvqa",
+    name="pathvqa",
+    hub_id="flaviagiammarino/path-vqa",
+    config=None,
+    kind="pathvqa",
     splits={"train": HubSplit("train"), "val": HubSplit("validation"), "test": HubSplit("test")},
-    convert=convert, columns=("image", "question", "answer"),
+    convert=convert,
+    columns=("image", "question", "answer"),
     notes="the dataset's own train/validation/test splits",
 )

@@ -1,4 +1,5 @@
 """POPE (both paper lists): object-hallucination yes/no questions."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, short_answer
@@ -17,8 +18,12 @@ def convert(row: dict) -> dict | None:
 
 
 POPE = HubDataset(
-    name="pope", hub_id="lmms-lab/POPE", config=None, kind="yes_no",
+    name="pope",
+    hub_id="lmms-lab/POPE",
+    config=None,
+    kind="yes_no",
     splits={"val": HubSplit("test"), "test": HubSplit("test")},
-    convert=convert, columns=("question", "answer", "image"),
+    convert=convert,
+    columns=("question", "answer", "image"),
     notes="all three categories (adversarial, popular, random) of the test split; val is a disjoint slice",
 )

@@ -12,14 +12,15 @@ Val goes first because it is the small one: when the test size exceeds what a so
 dev, VizWiz val), the test gets the rest rather than leaving val empty. Rows that `convert` rejects
 are skipped and the next rows drawn, so a sized split gets exactly its size while the source lasts.
 """
+
 from __future__ import annotations
 
 import json
 import shutil
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import datasets
 import numpy as np
@@ -35,13 +36,21 @@ CHUNK_ROWS = 1000  # rows converted per Dataset.map call: bounds memory, keeps t
 Loader = Callable[..., datasets.Dataset]
 
 
-def load_from_hub(hub_id: str, config: str | None, split: str, revision: str | None = None) -> datasets.Dataset:
+def load_from_hub(
+    hub_id: str, config: str | None, split: str, revision: str | None = None
+) -> datasets.Dataset:
     """The default loader. A test passes its own with this signature, returning local Datasets."""
     return datasets.load_dataset(hub_id, config, split=split, revision=revision)
 
 
-def prepare_hub_tasks(out_dir, tasks, sizes: dict[str, int | None], seed: int = 0, progress: bool = True,
-                      load: Loader | None = None) -> dict:
+def prepare_hub_tasks(
+    out_dir,
+    tasks,
+    sizes: dict[str, int | None],
+    seed: int = 0,
+    progress: bool = True,
+    load: Loader | None = None,
+) -> dict:
     """Build out_dir/<task>/ for every task from its hub dataset; returns the manifest it writes.
 
     sizes: rows per common split (train/val/test); None, or a split left out, means all rows.
@@ -68,9 +77,13 @@ def prepare_hub_tasks(out_dir, tasks, sizes: dict[str, int | None], seed: int = 
             shutil.rmtree(out / task, ignore_errors=True)  # no stale splits from an earlier build
             datasets.DatasetDict(splits).save_to_disk(str(out / task), num_shards={s: 1 for s in splits})
             manifest["tasks"][task] = {
-                "kind": spec.kind, "hub_id": spec.hub_id, "config": spec.config, "revision": spec.revision,
+                "kind": spec.kind,
+                "hub_id": spec.hub_id,
+                "config": spec.config,
+                "revision": spec.revision,
                 "images": None if spec.images is None else asdict(spec.images),
-                "splits": split_info, "notes": spec.notes,
+                "splits": split_info,
+                "notes": spec.notes,
             }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -87,14 +100,16 @@ def _check_sizes(sizes) -> None:
 
 # ------------------------------------------------------------------------------------------ one task
 
+
 def _build_task(spec: HubDataset, sizes, seed, load, progress):
     groups: dict[tuple, list[str]] = {}
     for split in ALLOCATION_ORDER:
         if split in spec.splits:
             groups.setdefault(_source_key(spec, spec.splits[split]), []).append(split)
     known = [sizes.get(s) for s in spec.splits]
-    bar = tqdm(total=None if None in known else sum(known), desc=f"hub {spec.name}", unit="row",
-               disable=not progress)
+    bar = tqdm(
+        total=None if None in known else sum(known), desc=f"hub {spec.name}", unit="row", disable=not progress
+    )
     image_of = _image_lookup(spec, load)
     built: dict[str, datasets.Dataset] = {}
     info: dict[str, dict] = {}
@@ -104,8 +119,10 @@ def _build_task(spec: HubDataset, sizes, seed, load, progress):
         order = _seeded_order(source, hub_split, seed, key)
         unsized = [s for s in members if sizes.get(s) is None]
         if len(unsized) > 1:
-            raise ValueError(f"{spec.name}: splits {unsized} both read hub split {hub_split.split!r} with no "
-                             f"size; give all but one a size so that they stay disjoint")
+            raise ValueError(
+                f"{spec.name}: splits {unsized} both read hub split {hub_split.split!r} with no "
+                f"size; give all but one a size so that they stay disjoint"
+            )
         start = 0
         for split in [s for s in members if s not in unsized] + unsized:
             want = sizes.get(split)
@@ -113,8 +130,13 @@ def _build_task(spec: HubDataset, sizes, seed, load, progress):
             ds, used = _convert_run(spec, split, hub_split, source, run, want, image_of, bar)
             start += used
             built[split] = _freeze(ds, [spec.name, split, key, seed, want])
-            info[split] = {"hub_id": key[0], "config": key[1], "split": hub_split.split,
-                           "where": list(hub_split.where) if hub_split.where else None, "rows": len(ds)}
+            info[split] = {
+                "hub_id": key[0],
+                "config": key[1],
+                "split": hub_split.split,
+                "where": list(hub_split.where) if hub_split.where else None,
+                "rows": len(ds),
+            }
     bar.close()
     for split in COMMON_SPLITS:
         if split not in built:
@@ -147,8 +169,10 @@ def _load_source(spec: HubDataset, hub_split: HubSplit, load) -> datasets.Datase
 def _require_columns(table: datasets.Dataset, columns, described: str, task: str) -> None:
     for column in columns:
         if column not in table.column_names:
-            raise ValueError(f"{described} has no column {column!r}, which task {task!r} needs; "
-                             f"its columns: {table.column_names}")
+            raise ValueError(
+                f"{described} has no column {column!r}, which task {task!r} needs; "
+                f"its columns: {table.column_names}"
+            )
 
 
 def _undecoded(source: datasets.Dataset, column: str) -> datasets.Dataset:
@@ -177,8 +201,12 @@ def _image_lookup(spec: HubDataset, load):
         return None
     table_spec = spec.images
     table = load(spec.hub_id, table_spec.config, table_spec.split, spec.revision)
-    _require_columns(table, (table_spec.key, spec.image_column),
-                     f"{spec.hub_id} (config {table_spec.config}, split {table_spec.split!r})", spec.name)
+    _require_columns(
+        table,
+        (table_spec.key, spec.image_column),
+        f"{spec.hub_id} (config {table_spec.config}, split {table_spec.split!r})",
+        spec.name,
+    )
     table = _undecoded(table, spec.image_column)
     position = {str(k): i for i, k in enumerate(table[table_spec.key])}
 
@@ -186,10 +214,12 @@ def _image_lookup(spec: HubDataset, load):
         if str(key) not in position:
             raise ValueError(f"{spec.hub_id}: image {key!r} is not in config {table_spec.config!r}")
         return table[position[str(key)]][spec.image_column]
+
     return image_of
 
 
 # ------------------------------------------------------------------------------------- conversion
+
 
 def _convert_run(spec, split, hub_split, source, run, want, image_of, bar):
     """Convert source rows in `run` order until `want` rows are kept (None: all of them).
@@ -197,7 +227,7 @@ def _convert_run(spec, split, hub_split, source, run, want, image_of, bar):
     parts, kept, used = [], 0, 0
     while used < len(run) and (want is None or kept < want):
         step = CHUNK_ROWS if want is None else min(CHUNK_ROWS, want - kept)
-        indices = run[used:used + step]
+        indices = run[used : used + step]
         part = _convert_chunk(spec, split, hub_split, source, indices, image_of)
         parts.append(part)
         kept += len(part)
@@ -217,15 +247,22 @@ def _convert_chunk(spec, split, hub_split, source, indices, image_of) -> dataset
             try:
                 converted = spec.convert(row)
             except KeyError as e:
-                raise ValueError(f"{_describe(spec, hub_split)} row {source_index} has no column {e.args[0]!r}, "
-                                 f"which task {spec.name!r} needs") from e
+                raise ValueError(
+                    f"{_describe(spec, hub_split)} row {source_index} has no column {e.args[0]!r}, "
+                    f"which task {spec.name!r} needs"
+                ) from e
             # a blank reference is no answer (load_split refuses it); a row left without any is skipped
-            answers = [str(a) for a in converted["answers"] if str(a).strip()] if converted is not None else []
+            answers = (
+                [str(a) for a in converted["answers"] if str(a).strip()] if converted is not None else []
+            )
             if not answers:
                 continue
             native = converted.get("id")
-            cols["id"].append(f"{spec.name}-{native}" if native is not None
-                              else f"{spec.name}-{hub_split.split}-{source_index}")
+            cols["id"].append(
+                f"{spec.name}-{native}"
+                if native is not None
+                else f"{spec.name}-{hub_split.split}-{source_index}"
+            )
             cols["image"].append(_image_cell(converted["image"], spec, source_index))
             cols["question"].append(str(converted["question"]))
             cols["answers"].append(answers)
@@ -235,9 +272,16 @@ def _convert_chunk(spec, split, hub_split, source, indices, image_of) -> dataset
 
     chunk = source.select(indices)
     fingerprint = fixed_fingerprint([spec.name, split, repr(_source_key(spec, hub_split)), indices.tolist()])
-    return chunk.map(convert_batch, batched=True, batch_size=None, with_indices=True,
-                     remove_columns=chunk.column_names, features=FEATURES,
-                     new_fingerprint=fingerprint, load_from_cache_file=False)
+    return chunk.map(
+        convert_batch,
+        batched=True,
+        batch_size=None,
+        with_indices=True,
+        remove_columns=chunk.column_names,
+        features=FEATURES,
+        new_fingerprint=fingerprint,
+        load_from_cache_file=False,
+    )
 
 
 def _image_cell(value, spec: HubDataset, source_index: int) -> dict:
@@ -257,6 +301,7 @@ def _image_cell(value, spec: HubDataset, source_index: int) -> dict:
 
 # ------------------------------------------------------------------------------------ finishing
 
+
 def _empty() -> datasets.Dataset:
     return datasets.Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
 
@@ -269,5 +314,8 @@ def _freeze(ds: datasets.Dataset, fingerprint_parts) -> datasets.Dataset:
         raise ValueError(f"{fingerprint_parts[0]}: duplicate ids in split {fingerprint_parts[1]!r}")
     if ds._indices is not None:  # a bare table below must hold exactly the split's rows
         ds = ds.flatten_indices()
-    return datasets.Dataset(ds.data, info=datasets.DatasetInfo(features=FEATURES),
-                            fingerprint=fixed_fingerprint(fingerprint_parts))
+    return datasets.Dataset(
+        ds.data,
+        info=datasets.DatasetInfo(features=FEATURES),
+        fingerprint=fixed_fingerprint(fingerprint_parts),
+    )

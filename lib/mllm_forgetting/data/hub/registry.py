@@ -1,4 +1,5 @@
 """Every hub dataset adapter by task name. Adding a dataset = one module + one line here."""
+
 from __future__ import annotations
 
 from .aokvqa import AOKVQA, AOKVQA_DA
@@ -16,12 +17,27 @@ from .textvqa import TEXTVQA
 from .vizwiz import VIZWIZ
 from .vqav2 import VQAV2
 
-HUB_DATASETS: dict[str, HubDataset] = {d.name: d for d in (
-    # LLaVA-1.5 (MDGD Table 1): pre-trained tasks, then targets
-    VQAV2, GQA, VIZWIZ, SCIENCEQA, TEXTVQA, POPE, MMBENCH, FLICKR30K, OKVQA,
-    # MiniCPM-V (Table 2) adds: pre-trained tasks, then targets
-    AOKVQA, AOKVQA_DA, ICONQA, TEXTCAPS, PATHVQA,
-)}
+HUB_DATASETS: dict[str, HubDataset] = {
+    d.name: d
+    for d in (
+        # LLaVA-1.5 (MDGD Table 1): pre-trained tasks, then targets
+        VQAV2,
+        GQA,
+        VIZWIZ,
+        SCIENCEQA,
+        TEXTVQA,
+        POPE,
+        MMBENCH,
+        FLICKR30K,
+        OKVQA,
+        # MiniCPM-V (Table 2) adds: pre-trained tasks, then targets
+        AOKVQA,
+        AOKVQA_DA,
+        ICONQA,
+        TEXTCAPS,
+        PATHVQA,
+    )
+}
 
 
 def check_hub_tasks(tasks) -> None:

@@ -1,4 +1,5 @@
 """ScienceQA-IMG (LLaVA-1.5 pre-trained task): the questions with an image, as option letters."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, is_missing, letter, multiple_choice
@@ -13,13 +14,21 @@ def convert(row: dict) -> dict | None:
         return None
     hint = row["hint"]
     stem = ("" if is_missing(hint) else f"Context: {str(hint).strip()}\n") + str(row["question"]).strip()
-    return {"id": None, "image": row["image"], "question": multiple_choice(stem, list(row["choices"])),
-            "answers": [letter(row["answer"])]}
+    return {
+        "id": None,
+        "image": row["image"],
+        "question": multiple_choice(stem, list(row["choices"])),
+        "answers": [letter(row["answer"])],
+    }
 
 
 SCIENCEQA = HubDataset(
-    name="scienceqa", hub_id="lmms-lab/ScienceQA", config="ScienceQA-IMG", kind="multiple_choice",
+    name="scienceqa",
+    hub_id="lmms-lab/ScienceQA",
+    config="ScienceQA-IMG",
+    kind="multiple_choice",
     splits={"val": HubSplit("validation"), "test": HubSplit("test")},
-    convert=convert, columns=("image", "question", "choices", "answer", "hint"),
+    convert=convert,
+    columns=("image", "question", "choices", "answer", "hint"),
     notes="ScienceQA-IMG test split (the LLaVA-1.5 setting); rows without an image are dropped",
 )

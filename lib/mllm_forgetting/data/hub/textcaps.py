@@ -1,4 +1,5 @@
 """TextCaps (MiniCPM-V target task): captions that read the text in the image, scored by CIDEr."""
+
 from __future__ import annotations
 
 from .common import CAPTION_PROMPT, HubDataset, HubSplit, answered_row
@@ -14,9 +15,13 @@ def convert(row: dict) -> dict | None:
 
 
 TEXTCAPS = HubDataset(
-    name="textcaps", hub_id="lmms-lab/TextCaps", config=None, kind="caption",
+    name="textcaps",
+    hub_id="lmms-lab/TextCaps",
+    config=None,
+    kind="caption",
     splits={"train": HubSplit("train"), "val": HubSplit("train"), "test": HubSplit("val")},
-    convert=convert, columns=("image_id", "caption_str", "image"),
+    convert=convert,
+    columns=("image_id", "caption_str", "image"),
     notes="test is the official val split (test captions are hidden); train and val are disjoint "
-          "samples of the train split",
+    "samples of the train split",
 )

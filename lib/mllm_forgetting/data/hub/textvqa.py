@@ -1,4 +1,5 @@
 """TextVQA (both paper lists): VQA soft accuracy over the 10 human answers."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, answered_row, short_answer
@@ -13,9 +14,13 @@ def convert(row: dict) -> dict | None:
 
 
 TEXTVQA = HubDataset(
-    name="textvqa", hub_id="lmms-lab/textvqa", config=None, kind="vqa",
+    name="textvqa",
+    hub_id="lmms-lab/textvqa",
+    config=None,
+    kind="vqa",
     splits={"val": HubSplit("validation"), "test": HubSplit("validation")},
-    convert=convert, columns=("question_id", "question", "answers", "image"),
+    convert=convert,
+    columns=("question_id", "question", "answers", "image"),
     notes="validation split (the standard TextVQA evaluation, no OCR tokens in the prompt); "
-          "val is a disjoint slice of it",
+    "val is a disjoint slice of it",
 )

@@ -1,4 +1,5 @@
 """VizWiz-VQA (both paper lists): VQA soft accuracy; "unanswerable" stays a valid answer."""
+
 from __future__ import annotations
 
 from .common import SHORT_ANSWER, HubDataset, HubSplit, answered_row
@@ -17,8 +18,12 @@ def convert(row: dict) -> dict | None:
 
 
 VIZWIZ = HubDataset(
-    name="vizwiz", hub_id="lmms-lab/VizWiz-VQA", config=None, kind="vqa",
+    name="vizwiz",
+    hub_id="lmms-lab/VizWiz-VQA",
+    config=None,
+    kind="vqa",
     splits={"val": HubSplit("val"), "test": HubSplit("val")},
-    convert=convert, columns=("question_id", "question", "answers", "image"),
+    convert=convert,
+    columns=("question_id", "question", "answers", "image"),
     notes="test answers are hidden (challenge server): test and val are disjoint samples of the val split",
 )

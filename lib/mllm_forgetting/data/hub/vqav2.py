@@ -1,4 +1,5 @@
 """VQAv2 (LLaVA-1.5 pre-trained task), scored by VQA soft accuracy over the 10 human answers."""
+
 from __future__ import annotations
 
 from .common import HubDataset, HubSplit, answered_row, short_answer
@@ -16,14 +17,20 @@ def answer_strings(answers) -> list[str]:
 
 
 def convert(row: dict) -> dict | None:  # testdev/test rows carry no answers: skipped
-    return answered_row(row["question_id"], row["image"], short_answer(row["question"]), answer_strings(row["answers"]))
+    return answered_row(
+        row["question_id"], row["image"], short_answer(row["question"]), answer_strings(row["answers"])
+    )
 
 
 VQAV2 = HubDataset(
-    name="vqav2", hub_id="lmms-lab/VQAv2", config=None, kind="vqa",
+    name="vqav2",
+    hub_id="lmms-lab/VQAv2",
+    config=None,
+    kind="vqa",
     # test-dev answers are hidden (EvalAI server); the labelled validation split is the test set and
     # the val split a disjoint seeded slice of it
     splits={"val": HubSplit("validation"), "test": HubSplit("validation")},
-    convert=convert, columns=("question_id", "question", "answers", "image"),
+    convert=convert,
+    columns=("question_id", "question", "answers", "image"),
     notes="test and val are disjoint samples of the labelled validation split (test-dev is unlabelled)",
 )
