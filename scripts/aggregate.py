@@ -5,24 +5,22 @@ import argparse
 from pathlib import Path
 
 from mllm_forgetting.cli import run
-from mllm_forgetting.reporting import aggregate
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--backbone", required=True)
 parser.add_argument("--target", required=True)
 parser.add_argument("--cells", nargs="+", required=True, help="cell directories holding metrics.json")
-parser.add_argument("--order", nargs="+", default=None, help="method names in table order")
-parser.add_argument("--tables", default="results/tables")
-parser.add_argument("--figures", default="results/figures")
+parser.add_argument("--order", nargs="+", required=True, help="method names in table order")
+parser.add_argument("--tables", required=True, help="directory of the tables")
+parser.add_argument("--figures", required=True, help="directory of the figures")
 args = parser.parse_args()
-run(
-    lambda: aggregate(
-        [Path(c) for c in args.cells],
-        Path(args.tables),
-        Path(args.figures),
-        args.backbone,
-        args.target,
-        order=args.order,
-    ),
-    f"aggregate {args.backbone}/{args.target}",
-)
+
+
+def main():
+    from mllm_forgetting.reporting.aggregate import aggregate
+
+    aggregate([Path(c) for c in args.cells], Path(args.tables), Path(args.figures), args.backbone, args.target,
+              order=args.order)
+
+
+run(main, f"aggregate {args.backbone}/{args.target}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Step time and peak memory of finetune, lora, mdgd, mdgd_no_align and mdgd_gm on each backbone of a config.
+"""Step time, peak memory and passes of every training method of a config, on each of its built backbones.
 
-Prints a table per backbone and, last, one JSON line with the ratios against fine-tuning.
+Prints a table per backbone and, last, one JSON line with each method's ratios to the reference method.
+--methods adds entries (YAML, as under `methods:`), e.g. '{mdgd_sequential: {type: mdgd, schedule: sequential}}'.
 """
 
 import argparse
@@ -9,12 +10,15 @@ import json
 import warnings
 
 import yaml
-from mllm_forgetting.cli import run
-from mllm_forgetting.steps.benchmark import benchmark_backbone, format_table, ratios
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--config", default="config/config.yaml", help="backbones (built ones) and data dir")
+from mllm_forgetting.cli import run
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--config", default="config/config.yaml", help="backbones (built ones), methods and data dir")
 parser.add_argument("--backbones", nargs="*", help="default: every built backbone of the config")
+parser.add_argument("--methods", type=yaml.safe_load, default={}, help="more method entries to time (YAML mapping)")
+parser.add_argument("--reference", default="finetune", help="the method the ratios are taken against")
+parser.add_argument("--task", help="the training split timed (default: each backbone's last target)")
 parser.add_argument("--batch-size", type=int, default=32)
 parser.add_argument("--steps", type=int, default=20, help="timed steps per method (after 3 warm-up steps)")
 parser.add_argument("--threads", type=int, default=1)
@@ -22,21 +26,21 @@ args = parser.parse_args()
 
 
 def main():
+    from mllm_forgetting.config.settings import load_config
+    from mllm_forgetting.steps.benchmark import benchmark_backbone, format_table, ratios
+
     warnings.filterwarnings("ignore")
-    cfg = yaml.safe_load(open(args.config))
-    names = args.backbones or [n for n, b in cfg["backbones"].items() if "architecture" in b]
+    raw = yaml.safe_load(open(args.config))
+    config = load_config({**raw, "methods": {**raw["methods"], **args.methods}})
+    names = args.backbones or [n for n, b in config.backbones.items() if b.built]
     summary = []
     for name in names:
-        result = benchmark_backbone(
-            name,
-            cfg["backbones"][name],
-            cfg["data"]["dir"],
-            batch_size=args.batch_size,
-            steps=args.steps,
-            threads=args.threads,
-        )
-        print(format_table(result) + "\n", flush=True)
-        summary.append(ratios(result))
+        result = benchmark_backbone(name, config.backbones[name], config.prompt_of(name), config.methods,
+                                    config.data.dir, task=args.task or config.targets_of(name)[-1],
+                                    representation_layer=config.evaluation.representation_layer,
+                                    batch_size=args.batch_size, steps=args.steps, threads=args.threads)
+        print(format_table(result, args.reference) + "\n", flush=True)
+        summary.append(ratios(result, args.reference))
     print(json.dumps(summary))
 
 

@@ -3,34 +3,29 @@
 
 import argparse
 
-from mllm_forgetting.cells import Cell
-from mllm_forgetting.cli import json_arg, run
-from mllm_forgetting.steps.evaluate import evaluate_cell
+from mllm_forgetting.cli import run, spec_context
 
 parser = argparse.ArgumentParser(description=__doc__)
-for name in ("backbone", "target", "method", "data", "train-json", "out"):
-    parser.add_argument(f"--{name}", required=True)
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--backbone-config", type=json_arg, required=True)
-parser.add_argument("--evaluation", type=json_arg, required=True)
-parser.add_argument("--pretrain-tasks", nargs="+", required=True)
-parser.add_argument("--results", default="results")
-parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--spec", required=True, help="the cell's EvaluateSpec as JSON (what the evaluate rule passes)")
+parser.add_argument("--data", required=True, help="prepared datasets directory")
+parser.add_argument("--pretrained", required=True, help="the backbone's pre-trained checkpoint (phi)")
+parser.add_argument("--model", required=True, help="the cell's model/ directory (written by train)")
+parser.add_argument("--train-json", required=True, help="the cell's train.json")
+parser.add_argument("--out", required=True, help="the cell's directory")
+parser.add_argument("--results", required=True, help="results directory (the MLflow store unless MLFLOW_TRACKING_URI)")
+parser.add_argument("--threads", type=int, required=True)
 parser.add_argument("--no-tracking", action="store_true", help="log nothing to MLflow (local files only)")
 args = parser.parse_args()
-cell = Cell(args.backbone, args.target, args.method, args.seed)
-run(
-    lambda: evaluate_cell(
-        cell,
-        args.train_json,
-        args.backbone_config,
-        args.evaluation,
-        data_dir=args.data,
-        pretrain_tasks=args.pretrain_tasks,
-        out_dir=args.out,
-        threads=args.threads,
-        results_dir=args.results,
-        track=not args.no_tracking,
-    ),
-    f"cell {cell.name}",
-)
+
+
+def main():
+    from mllm_forgetting.spec import EvaluateSpec, from_json
+    from mllm_forgetting.steps.evaluate import evaluate_cell
+
+    spec = from_json(EvaluateSpec, args.spec)
+    evaluate_cell(spec, data_dir=args.data, pretrained_dir=args.pretrained, model_dir=args.model,
+                  train_json=args.train_json, out_dir=args.out, results_dir=args.results, threads=args.threads,
+                  track=not args.no_tracking)
+
+
+run(main, spec_context(args.spec, "evaluate"))

@@ -1,3 +1,4 @@
+import copy
 import os
 import shutil
 import subprocess
@@ -9,6 +10,44 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+
+
+def smoke_config(edit=None):
+    """The smoke config, typed; `edit(raw)` may change the raw mapping first (a deep copy)."""
+    from mllm_forgetting.config.settings import load_config
+
+    raw = copy.deepcopy(SMOKE)
+    if edit:
+        edit(raw)
+    return load_config(raw)
+
+
+def train_spec_for(backbone="tiny-llava", method="finetune", *, target="okvqa", seed=0, entry=None, training=None):
+    """The TrainSpec of a smoke cell; `entry` replaces (or adds) the method's entry, `training` updates the block."""
+    from mllm_forgetting.cells import Cell
+    from mllm_forgetting.spec import train_spec
+
+    def edit(raw):
+        if entry is not None:
+            raw["methods"][method] = entry
+        raw["training"].update(training or {})
+
+    return train_spec(smoke_config(edit), Cell(backbone, target, method, seed))
+
+
+def evaluate_spec_for(backbone="tiny-llava", method="finetune", *, target="okvqa", seed=0, pretrain_tasks=None,
+                      evaluation=None):
+    """The EvaluateSpec of a smoke cell; `pretrain_tasks` / `evaluation` override the backbone's / the block."""
+    import dataclasses
+
+    from mllm_forgetting.cells import Cell
+    from mllm_forgetting.spec import evaluate_spec
+
+    def edit(raw):
+        raw["evaluation"].update(evaluation or {})
+
+    spec = evaluate_spec(smoke_config(edit), Cell(backbone, target, method, seed))
+    return dataclasses.replace(spec, pretrain_tasks=pretrain_tasks) if pretrain_tasks else spec
 
 
 def snakemake(args, cwd, check=True, env=None):

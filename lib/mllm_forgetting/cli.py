@@ -1,19 +1,17 @@
-"""Shared command-line plumbing for scripts/: JSON arguments and one-line errors instead of tracebacks."""
+"""Shared command-line plumbing for scripts/: one-line errors instead of tracebacks. Imports no torch."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-from .training.loop import NonFiniteLossError, Preempted
+from .cells import Cell
+from .errors import NonFiniteLossError, Preempted
 
-# OSError covers a missing file, a refused permission and a full disk (ENOSPC) alike.
+
+# OSError covers a missing file, a refused permission and a full disk (ENOSPC) alike; ConfigError is a ValueError.
 EXPECTED_ERRORS = (ValueError, OSError, NonFiniteLossError, KeyError, NotImplementedError)
-
-
-def json_arg(text: str):
-    """argparse type for JSON-valued options (configs are passed as JSON by the Snakemake rules)."""
-    return json.loads(text)
 
 
 def describe(err: BaseException) -> str:
@@ -28,10 +26,20 @@ def describe(err: BaseException) -> str:
     return " ".join(text.split())  # a multi-line message (a library's) still makes one line
 
 
-def run(main, context: str = "") -> None:
-    """Call main(); expected failures print `error: <context>: <cause>` and exit 1 (set MLLMF_DEBUG=1 for the traceback)."""
-    import os
+def spec_context(spec_json: str, step: str) -> str:
+    """What an error line names: `cell <name>` for a cell's spec, `<step> <backbone>` for a backbone's, else
+    the step (a spec too broken to read)."""
+    try:
+        spec = json.loads(spec_json)
+        if "cell" in spec:
+            return f"cell {Cell(**spec['cell']).name}"
+        return f"{step} {spec['backbone_name']}"
+    except (ValueError, TypeError, KeyError):
+        return step
 
+
+def run(main, context: str = "") -> None:
+    """Call main(); expected failures print `error: <context>: <cause>` and exit 1 (MLLMF_DEBUG=1: the traceback)."""
     try:
         main()
     except Preempted as err:  # SIGTERM/SIGUSR1: state saved; 128 + 15 like a process the signal ended

@@ -20,12 +20,9 @@ rule aggregate:
     conda:
         ENV
     params:
-        script=script_path("aggregate.py"),
-        tables=lambda w, output: str(Path(output.csv).parent),
-        figures=lambda w, output: str(Path(output.figures[0]).parent),
         cells=lambda w, input: [str(Path(m).parent) for m in input.metrics],
-        order=list(config["methods"]),
+        order=list(CONFIG.methods),
     shell:
-        "python {params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
-        " --cells {params.cells} --order {params.order} --tables {params.tables}"
-        " --figures {params.figures} > {log} 2>&1"
+        script("aggregate.py") + " --backbone {wildcards.backbone} --target {wildcards.target}"
+        " --cells {params.cells} --order {params.order} --tables results/tables --figures results/figures"
+        " > {log} 2>&1"

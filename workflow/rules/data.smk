@@ -1,6 +1,6 @@
 rule prepare_data:
     output:
-        directory(config["data"]["dir"]),
+        directory(CONFIG.data.dir),
     log:
         "results/logs/prepare_data.log",
     benchmark:
@@ -8,19 +8,13 @@ rule prepare_data:
     conda:
         ENV
     params:
-        script=script_path("prepare_data.py"),
-        source=config["data"].get("source", "generated"),
-        tasks=config["data"]["pretrain_tasks"] + config["data"]["target_tasks"],
-        sizes=as_json(config["data"]["sizes"]),
-        seed=config["data"]["seed"],
-        image_size=config["data"].get("image_size", 32),
+        spec=quoted(CONFIG.data),
     shell:
-        "python {params.script} --source {params.source} --out {output} --tasks {params.tasks} --sizes {params.sizes}"
-        " --seed {params.seed} --image-size {params.image_size} > {log} 2>&1"
+        script("prepare_data.py") + " --spec {params.spec} --out {output} > {log} 2>&1"
 
 
 # Hub datasets are downloaded: on the submitting host, which has the network compute nodes may lack.
-if config["data"].get("source", "generated") == "hub":
+if CONFIG.data.source == "hub":
 
     localrules:
         prepare_data,

@@ -2,7 +2,7 @@
 # downloaded for a hub backbone. Both write a save_pretrained directory under results/checkpoints/.
 rule pretrain:
     input:
-        data=config["data"]["dir"],
+        data=CONFIG.data.dir,
     output:
         directory("results/checkpoints/{backbone}"),
     log:
@@ -13,22 +13,18 @@ rule pretrain:
         backbone=one_of(BUILT_BACKBONES),
     conda:
         ENV
-    threads: config["threads"]
+    threads: CONFIG.threads
     resources:
         mem_mb=8000,
         runtime=120,
-        checkpoint_every=config["checkpoint_every"],  # not a param: changes no result
+        checkpoint_every=CONFIG.checkpoint_every,  # not a param: changes no result
     params:
-        script=script_path("pretrain.py"),
-        backbone=lambda w: as_json(BACKBONES[w.backbone]),
-        tasks=lambda w: pretrain_tasks_of(w.backbone),
-        seed=config["seeds"][0],
+        spec=lambda w: quoted(pretrain_spec(CONFIG, w.backbone)),
         # outside the output directory, which Snakemake deletes when the job fails
         state=lambda w: f"results/pretrain_state/{w.backbone}",
     shell:
-        "python {params.script} --backbone {wildcards.backbone} --backbone-config {params.backbone}"
-        " --data {input.data} --tasks {params.tasks} --out {output} --seed {params.seed}"
-        " --threads {threads} --state-dir {params.state} --checkpoint-every {resources.checkpoint_every} > {log} 2>&1"
+        script("pretrain.py") + " --spec {params.spec} --data {input.data} --out {output} --state-dir {params.state}"
+        " --threads {threads} --checkpoint-every {resources.checkpoint_every} > {log} 2>&1"
 
 
 # Compute nodes of many clusters have no internet: downloads run on the submitting host.
@@ -46,8 +42,7 @@ rule fetch_backbone:
     conda:
         ENV
     params:
-        script=script_path("fetch_backbone.py"),
-        hub_id=lambda w: BACKBONES[w.backbone]["hub_id"],
-        revision=lambda w: BACKBONES[w.backbone].get("revision", "main"),
+        hub_id=lambda w: CONFIG.backbones[w.backbone].hub_id,
+        revision=lambda w: CONFIG.backbones[w.backbone].revision,
     shell:
-        "python {params.script} --hub-id {params.hub_id} --revision {params.revision} --out {output} > {log} 2>&1"
+        script("fetch_backbone.py") + " --hub-id {params.hub_id} --revision {params.revision} --out {output} > {log} 2>&1"

@@ -12,9 +12,6 @@ rule init_tracking:
     conda:
         ENV
     params:
-        script=script_path("init_tracking.py"),
-        results=lambda w, output: str(Path(output[0]).parent),
-        experiment=config["mlflow"]["experiment"],
+        experiment=CONFIG.mlflow.experiment,
     shell:
-        "python {params.script} --results {params.results} --experiment {params.experiment}"
-        " --marker {output} > {log} 2>&1"
+        script("init_tracking.py") + " --results results --experiment {params.experiment} --marker {output} > {log} 2>&1"

@@ -1,37 +1,32 @@
+# One tuning cell: the pre-trained backbone tuned on its target with one method (zero-shot: none).
+# model/ is the tuned model (a checkpoint, a peft adapter, or a pointer to phi for zero-shot).
 rule train:
     input:
-        data=config["data"]["dir"],
+        data=CONFIG.data.dir,
         pretrained="results/checkpoints/{backbone}",
         tracking="results/mlflow.ready",
     output:
-        summary="results/cells/{backbone}/{target}/{method}/seed{seed}/train.json",
-        log_csv="results/cells/{backbone}/{target}/{method}/seed{seed}/train_log.csv",
+        summary=f"{CELL}/train.json",
+        log_csv=f"{CELL}/train_log.csv",
+        params=f"{CELL}/params.json",
+        model=directory(f"{CELL}/model"),
     log:
         "results/logs/train/{backbone}/{target}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{backbone}/{target}/{method}/seed{seed}.tsv"
     conda:
         ENV
-    threads: lambda w: resource(w.backbone, "threads", config["threads"])
+    threads: lambda w: resource(w.backbone, "threads")
     resources:
-        mem_mb=lambda w: resource(w.backbone, "mem_mb", 8000),
-        runtime=lambda w: resource(w.backbone, "runtime", 120),
-        gpu=lambda w: resource(w.backbone, "gpu", 0),
+        mem_mb=lambda w: resource(w.backbone, "mem_mb"),
+        runtime=lambda w: resource(w.backbone, "runtime"),
+        gpu=lambda w: resource(w.backbone, "gpu"),
         # not a param: how often a cell checkpoints changes no result, so editing it reruns nothing
-        checkpoint_every=config["checkpoint_every"],
+        checkpoint_every=CONFIG.checkpoint_every,
     params:
-        script=script_path("train.py"),
-        results=lambda w, input: str(Path(input.tracking).parent),
-        experiment=config["mlflow"]["experiment"],
-        backbone=lambda w: as_json(BACKBONES[w.backbone]),
-        method=lambda w: as_json(config["methods"][w.method]),
-        training=as_json(config["training"]),
-        layer=config["evaluation"]["representation_layer"],
+        spec=lambda w: quoted(train_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.summary).parent),
     shell:
-        "python {params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
-        " --method {wildcards.method} --seed {wildcards.seed} --data {input.data}"
-        " --pretrained {input.pretrained} --out {params.out} --backbone-config {params.backbone}"
-        " --method-config {params.method} --training {params.training} --layer {params.layer}"
-        " --results {params.results} --experiment {params.experiment} --threads {threads}"
-        " --checkpoint-every {resources.checkpoint_every} > {log} 2>&1"
+        script("train.py") + " --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
+        " --out {params.out} --results results --threads {threads} --checkpoint-every {resources.checkpoint_every}"
+        " > {log} 2>&1"

@@ -21,17 +21,21 @@ from tqdm.auto import tqdm
 
 from .tasks import TASKS
 
+# The common schema of every task: content only (the backbone's prompt template writes it out).
+# context: text the question relies on ("" without); options: a multiple-choice question's options, whose
+# letters (A, B, ... in order) the answers give; answers: every accepted answer or reference caption.
 FEATURES = datasets.Features(
     {
         "id": datasets.Value("string"),
         "image": datasets.Image(),
         "question": datasets.Value("string"),
+        "context": datasets.Value("string"),
+        "options": datasets.List(datasets.Value("string")),
         "answers": datasets.List(datasets.Value("string")),
         "task": datasets.Value("string"),
         "kind": datasets.Value("string"),
     }
 )
-KINDS = ("open", "multiple_choice", "yes_no", "caption", "vqa", "pathvqa")
 PREPARE_HINT = "restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)"
 _TEXT = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")  # word-level tokenizer: no punctuation, single spaces
 
@@ -67,8 +71,8 @@ def quiet_datasets():
             datasets.enable_progress_bars()
 
 
-def _check_text(task: str, s: str) -> str:
-    if not _TEXT.fullmatch(s):
+def _check_text(task: str, s: str, may_be_empty: bool = False) -> str:
+    if not (_TEXT.fullmatch(s) or (may_be_empty and s == "")):
         raise ValueError(f"{task}: text breaks the lowercase [a-z0-9] word rule: {s!r}")
     return s
 
@@ -83,7 +87,9 @@ def build_split(task: str, split: str, n: int, seed: int, image_size: int = 32) 
     cols = {
         "id": [f"{task}-{split}-{i:05d}" for i in range(len(rows))],
         "image": [{"bytes": png_bytes(r["image"]), "path": None} for r in rows],
-        "question": [_check_text(task, r["question"]) for r in rows],
+        "question": [_check_text(task, r["question"], may_be_empty=True) for r in rows],
+        "context": [_check_text(task, r.get("context", ""), may_be_empty=True) for r in rows],
+        "options": [[_check_text(task, o) for o in r.get("options", [])] for r in rows],
         "answers": [[_check_text(task, a) for a in r["answers"]] for r in rows],
         "task": [task] * len(rows),
         "kind": [spec.kind] * len(rows),
@@ -108,7 +114,9 @@ def build_benchmark(
             splits = {}
             for split, n in sizes.items():
                 splits[split] = ds = build_split(task, split, n, seed, image_size)
-                for text in list(ds["question"]) + [a for refs in ds["answers"] for a in refs]:
+                texts = list(ds["question"]) + list(ds["context"])
+                texts += [t for column in ("options", "answers") for values in ds[column] for t in values]
+                for text in texts:
                     words.update(text.split())
                 bar.update(n)
             bar.close()

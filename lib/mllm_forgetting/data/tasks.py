@@ -1,7 +1,9 @@
-"""Task generators: each turns (rng, n, split, image_size) into n rows {image, question, answers}.
+"""Task generators: each turns (rng, n, split, image_size) into n rows {image, question, answers, options}.
 
-Adding a task = one generator function + one line in TASKS. Text is lowercase [a-z0-9] words
-separated by single spaces (the tokenizer is word level); benchmark.py checks this on build.
+A row holds the task's content only; the backbone's prompt template writes it out (prompts.py): a
+multiple-choice question's options are a list and its answer the option's letter. Adding a task = one
+generator function + one line in TASKS. Text is lowercase [a-z0-9] words separated by single spaces (the
+tokenizer is word level); benchmark.py checks this on build.
 """
 
 import itertools
@@ -45,14 +47,12 @@ FACTS = {
         {"circle": "wheel", "square": "window", "triangle": "tent", "cross": "church"},
     ),
 }
-PRETRAIN_TASKS = ("vqa", "gqa", "vizwiz", "sqa", "textvqa", "pope", "mmbench")
-TARGET_TASKS = ("caption", "okvqa")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
-    kind: str  # open | multiple_choice | yes_no | caption
+    kind: str  # metric kind: a key of metrics.KINDS
     generate: Callable[[np.random.Generator, int, str, int], list[dict]]
 
 
@@ -64,20 +64,21 @@ def n_objects(rng: np.random.Generator, lo: int = 1, hi: int = 3) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
-def multiple_choice(question: str, options: list[str]) -> str:
-    return question + " options " + " ".join(f"{l} {o}" for l, o in zip(LETTERS, options))
+def multiple_choice(question: str, options: list[str], answer: int) -> tuple[str, str, list[str]]:
+    """(question, answer letter, options): the prompt template writes the lettered options out."""
+    return question, LETTERS[answer], list(options)
 
 
-def yes_no_choice(rng: np.random.Generator, question: str, yes: bool) -> tuple[str, str]:
+def yes_no_choice(rng: np.random.Generator, question: str, yes: bool) -> tuple[str, str, list[str]]:
     """Yes/no as lettered options in a random order, so the answer letter carries no prior."""
     options = ["yes", "no"] if rng.random() < 0.5 else ["no", "yes"]
-    return multiple_choice(question, options), LETTERS[options.index("yes" if yes else "no")]
+    return multiple_choice(question, options, options.index("yes" if yes else "no"))
 
 
 # ---------------------------------------------------------------- question makers (scene -> q, a)
 
 
-def qa_vqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+def qa_vqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str, list[str]]:
     """VQAv2/GQA-style question: pick a question type uniformly among those the scene supports."""
     by_type: dict[str, list[tuple[str, str]]] = {
         t: [] for t in ("color", "shape", "lr", "tb", "left", "above")
@@ -93,23 +94,24 @@ def qa_vqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
             if p.col == o.col and p.row < o.row:
                 by_type["above"].append((f"what is above the {o.shape}", p.shape))
     by_type["count"] = [("how many shapes are there", NUMBER_WORDS[len(scene)])]
-    return pick(rng, pick(rng, [c for c in by_type.values() if c]))
+    question, answer = pick(rng, pick(rng, [c for c in by_type.values() if c]))
+    return question, answer, []
 
 
-def qa_gqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+def qa_gqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str, list[str]]:
     """GQA-style grounding: name the object at a given place (colour and shape, two words)."""
     o = pick(rng, scene)
-    return f"what object is at the {POSITIONS[o.pos]}", f"{o.color} {o.shape}"
+    return f"what object is at the {POSITIONS[o.pos]}", f"{o.color} {o.shape}", []
 
 
-def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str, list[str]]:
     """ScienceQA-style: a rule stated in the text applied to the image; 2-3 lettered options."""
     kind = int(rng.integers(3 if len(scene) > 1 else 2))
     if kind == 2:  # compare corners of the objects, referred to by colour so the image is needed
         objs = [scene[i] for i in rng.permutation(len(scene))]
         best = max(objs, key=lambda o: CORNERS[o.shape])
         q = "which object has " + ("more" if len(objs) == 2 else "the most") + " corners"
-        return multiple_choice(q, [f"the {o.color} object" for o in objs]), LETTERS[objs.index(best)]
+        return multiple_choice(q, [f"the {o.color} object" for o in objs], objs.index(best))
     want = rng.random() < 0.5  # choose the answer first so yes/no is balanced
     if kind == 0:
         pred = lambda o: CORNERS[o.shape] > 0
@@ -122,7 +124,7 @@ def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
     return yes_no_choice(rng, f"red and yellow are warm colors is the {o.shape} a warm color", pred(o))
 
 
-def qa_mmbench(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+def qa_mmbench(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str, list[str]]:
     """MMBench-style: 4 shuffled options about colour, shape, position or count."""
     o = pick(rng, scene)
     q, options, answer = pick(
@@ -135,13 +137,13 @@ def qa_mmbench(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
         ],
     )
     options = [options[i] for i in rng.permutation(len(options))]
-    return multiple_choice(q, options), LETTERS[options.index(answer)]
+    return multiple_choice(q, options, options.index(answer))
 
 
-def qa_okvqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str]:
+def qa_okvqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str, list[str]]:
     o = pick(rng, scene)
     template, attr, table = FACTS[pick(rng, list(FACTS))]
-    return template.format(shape=o.shape, color=o.color), table[getattr(o, attr)]
+    return template.format(shape=o.shape, color=o.color), table[getattr(o, attr)], []
 
 
 def captions(rng: np.random.Generator, scene: list[Obj]) -> list[str]:
@@ -176,8 +178,8 @@ def scene_rows(qa: Callable) -> Callable:
         rows = []
         for _ in range(n):
             scene = random_scene(rng, n_objects(rng))
-            q, a = qa(rng, scene)
-            rows.append({"image": render_scene(scene, size, rng), "question": q, "answers": [a]})
+            q, a, options = qa(rng, scene)
+            rows.append({"image": render_scene(scene, size, rng), "question": q, "answers": [a], "options": options})
         return rows
 
     return generate
@@ -189,7 +191,7 @@ def gen_vizwiz(rng, n, split, size):
     rows = []
     for bad in degraded:
         scene = random_scene(rng, n_objects(rng))
-        q, a = qa_vqa(rng, scene)
+        q, a, _ = qa_vqa(rng, scene)
         img = render_scene(scene, size, rng)
         if bad:
             img, a = degrade(img, rng), "unanswerable"
@@ -256,9 +258,7 @@ def gen_caption(rng, n, split, size):
     for _ in range(n):
         scene = random_scene(rng, n_objects(rng))
         refs = captions(rng, scene)
-        rows.append(
-            {"image": render_scene(scene, size, rng), "question": "describe the image", "answers": refs}
-        )
+        rows.append({"image": render_scene(scene, size, rng), "question": "", "answers": refs})  # the prompt asks
     return rows
 
 

@@ -1,29 +1,15 @@
-"""Tuning methods behind one registry: config `type` -> class. Options come from the config entry."""
+"""Tuning methods behind one registry (`METHODS`: config `type` -> config class and implementation).
 
-from functools import partial
+Each module below registers its method when imported; adding a method is one module and its name here.
+"""
 
-from .base import Method, TuneContext
-from .finetune import FineTune
-from .gradients import combine_gradients, gradient_mask
-from .lora import LoRA
-from .mdgd import MDGD
-from .mdgd_gm import MDGDGradientMask
-from .zero_shot import ZeroShot
+from importlib import import_module
 
-METHODS = {
-    "zero_shot": ZeroShot,
-    "finetune": FineTune,
-    "lora": LoRA,
-    "mdgd": MDGD,
-    "mdgd_no_align": partial(MDGD, align=False),
-    "mdgd_gm": MDGDGradientMask,
-}
+from .base import METHODS, Method, MethodConfig, TuneContext, make_method, register
 
+METHOD_MODULES = ("zero_shot", "finetune", "lora", "mdgd", "mdgd_gm")
 
-def make_method(method_type: str, **options) -> Method:
-    if method_type not in METHODS:
-        raise ValueError(f"unknown method type {method_type!r}; valid: {sorted(METHODS)}")
-    return METHODS[method_type](**options)
+for _name in METHOD_MODULES:
+    import_module(f"{__name__}.{_name}")
 
-
-__all__ = ["METHODS", "Method", "TuneContext", "combine_gradients", "gradient_mask", "make_method"]
+__all__ = ["METHODS", "METHOD_MODULES", "Method", "MethodConfig", "TuneContext", "make_method", "register"]

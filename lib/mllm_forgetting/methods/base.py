@@ -1,13 +1,65 @@
-"""What every tuning method provides: which parameters it trains and how one step sets their gradients."""
+"""What every tuning method provides, and the registry that maps a config `type` to it.
+
+A method is one module: a config dataclass (its options, documented and checked when the config is
+loaded) and a `Method` subclass registered with `@register("<type>", <Config>)`, which chooses and
+freezes parameters (`prepare`) and sets their gradients for a minibatch (`step`). Method modules import
+torch inside their functions: the Snakefile loads every method's config class at each invocation and
+stays torch-free (tests/test_config.py checks it).
+"""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-import torch.nn as nn
+from ..config.typed import option
+from ..training.settings import TrainingOverride
 
-from ..training.forward import forward_vl
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodConfig:
+    """Options every method entry takes; a method's config class adds its own."""
+
+    method_type: ClassVar[str] = ""  # set by @register
+
+    label: str | None = option("row label in tables and figures (default: the entry's name)", None)
+    training: TrainingOverride | None = option("overrides of the shared `training` block for this method", None)
+
+
+@dataclass(frozen=True)
+class Registered:
+    config: type[MethodConfig]
+    method: type[Method]
+
+
+METHODS: dict[str, Registered] = {}
+
+
+def register(method_type: str, config: type[MethodConfig]):
+    """Class decorator: make `Method` subclass the implementation of config `type: <method_type>`."""
+
+    def add(cls):
+        if method_type in METHODS:
+            raise ValueError(f"method type {method_type!r} is registered twice")
+        METHODS[method_type] = Registered(config, cls)
+        cls.method_type = config.method_type = method_type
+        return cls
+
+    return add
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """What one training step of a method runs, for the GPU cost model (reporting/cost.py)."""
+
+    forward_models: int = 1  # models run forward per step, their graphs alive together
+    backward_passes: int = 1  # vector-Jacobian products through the language model per step
+    tuned: str = "trainable"  # which tensors get gradients: "trainable" (connector + last layers) or "lora"
+    extra_copies: int = 0  # further tensors the size of the tuned ones held during a step (phi, gradients)
 
 
 @dataclass(frozen=True)
@@ -16,7 +68,7 @@ class TuneContext:
 
     trainable_names: list[str]  # connector + last LM layers (the paper's fine-tuning scope)
     image_token_id: int
-    representation_layer: int = -1  # hidden layer whose image-token states are the visual representation
+    representation_layer: int  # hidden layer whose image-token states are the visual representation
     lora_target_modules: str | list[str] | None = None
 
 
@@ -24,9 +76,11 @@ class Method:
     """Base: plain gradient descent on the task loss over the context's trainable parameters."""
 
     trains = True
+    method_type = ""  # set by @register
+    cost: StepCost | None = StepCost()  # None: no training step (zero-shot)
 
-    def __init__(self, **options):
-        self.options = options
+    def __init__(self, config: MethodConfig):
+        self.config = config
         self.params: list[nn.Parameter] = []
 
     def prepare(self, model: nn.Module, ctx: TuneContext) -> nn.Module:
@@ -35,8 +89,10 @@ class Method:
 
     def step(self, model: nn.Module, batch: dict, ctx: TuneContext) -> dict[str, float]:
         """Set `.grad` on `self.params` for one minibatch; return values to log (at least `loss`)."""
+        from ..training.forward import forward_vl
+
         with self.phase("forward"):
-            loss, _ = forward_vl(model, batch, ctx.image_token_id, need_visual=False)
+            loss, _ = forward_vl(model, batch, ctx.image_token_id, ctx.representation_layer, need_visual=False)
         with self.phase("backward"):
             loss.backward()
         return {"loss": loss.detach()}
@@ -52,10 +108,20 @@ class Method:
     def load_state_dict(self, state: dict) -> None:
         pass
 
-    def trainable_count(self) -> int:
+    def trainable_count(self) -> int | None:
         """The #Params column: elements this method updates."""
         return sum(p.numel() for p in self.params)
 
     def export(self, model: nn.Module) -> nn.Module:
         """The module to save_pretrained after training."""
         return model
+
+
+def make_method(method_type: str, config: MethodConfig | None = None) -> Method:
+    """The method of a registered type, with `config` (default: the type's config with its defaults)."""
+    from . import METHOD_MODULES  # noqa: F401  (importing the package registers every method)
+
+    if method_type not in METHODS:
+        raise ValueError(f"unknown method type {method_type!r}; valid: {', '.join(METHODS)}")
+    registered = METHODS[method_type]
+    return registered.method(config if config is not None else registered.config())

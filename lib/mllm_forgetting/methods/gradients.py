@@ -105,3 +105,11 @@ def gradient_mask(g_theta_bar: Grads, g_phi_bar: Grads, alpha: float) -> list[bo
 def masked_update(g_theta: Grads, h_theta: Grads, keep: list[bool]) -> list[torch.Tensor | None]:
     """Eq. 12: M * (g_theta + h_theta); None marks a tensor the optimizer must leave untouched."""
     return [g + h if k else None for g, h, k in zip(g_theta, h_theta, keep)]
+
+
+def task_and_drift_gradients(loss, lv, params, keep_graph: bool = True) -> tuple[Grads, Grads]:
+    """(g, h) = (grad of the task loss, grad of L_v) over `params`: two backward passes over one graph;
+    keep_graph leaves the graph for the other model's pass."""
+    g = torch.autograd.grad(loss, params, retain_graph=True, materialize_grads=True)
+    h = torch.autograd.grad(lv, params, retain_graph=keep_graph, materialize_grads=True)
+    return list(g), list(h)

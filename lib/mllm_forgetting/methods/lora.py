@@ -1,22 +1,34 @@
-"""lora: peft LoRA adapters on the LM's query and key projections, as in the paper's LoRA baseline."""
+"""lora: peft LoRA adapters on the LM's query and key projections, as in the paper's LoRA baseline
+(Hu et al. 2022, W + (lora_alpha / r) B A with B zero-initialised)."""
 
-from peft import LoraConfig, get_peft_model
+from dataclasses import dataclass
 
-from .base import Method
+from ..config.typed import option
+from .base import Method, MethodConfig, StepCost, register
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoRAConfig(MethodConfig):
+    """peft LoRA on the backbone entry's lora_target_modules."""
+
+    r: int = option("rank of the adapters", 8, min=1)
+    lora_alpha: float = option("scale numerator: the update is (lora_alpha / r) B A", 16, exclusive_min=0)
+    lora_dropout: float = option("dropout on the adapters' input", 0.0, min=0, max=1)
+
+
+@register("lora", LoRAConfig)
 class LoRA(Method):
+    cost = StepCost(tuned="lora")
+
     def prepare(self, model, ctx):
+        from peft import LoraConfig, get_peft_model
+
         for p in model.parameters():
             p.requires_grad_(False)
-        config = LoraConfig(
-            r=self.options.get("r", 8),
-            lora_alpha=self.options.get("lora_alpha", 16),
-            lora_dropout=self.options.get("lora_dropout", 0.0),
-            target_modules=ctx.lora_target_modules,
-            bias="none",
-        )
-        model = get_peft_model(model, config)
+        peft_config = LoraConfig(r=self.config.r, lora_alpha=self.config.lora_alpha,
+                                 lora_dropout=self.config.lora_dropout, target_modules=ctx.lora_target_modules,
+                                 bias="none")
+        model = get_peft_model(model, peft_config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         return model
 

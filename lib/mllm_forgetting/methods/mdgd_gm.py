@@ -1,4 +1,4 @@
-"""mdgd_gm: MDGD with gradient masking (Eqs. 11-12), the parameter-efficient variant.
+"""mdgd_gm: MDGD with gradient masking (MDGD paper, Eqs. 11-12), the parameter-efficient variant.
 
 Each step keeps the tensors whose decoupled gradients agree most with the pre-trained model's, up to
 the fraction alpha of trainable elements, and updates only those with g_theta + h_theta. Tensors left
@@ -7,25 +7,37 @@ out get no gradient, so AdamW neither moves them nor touches their state that st
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
 
-from .gradients import decouple, gradient_mask, masked_update, tensor_cosines
-from .mdgd import MDGD
+from ..config.typed import option
+from .mdgd import MDGD, MDGDConfig
+from .base import register
 
 
+@dataclass(frozen=True, kw_only=True)
+class MDGDGradientMaskConfig(MDGDConfig):
+    """MDGD-GM: MDGD's options plus the fraction of elements updated per step."""
+
+    alpha: float = option("fraction of the trainable elements updated per step (Eq. 11's masking ratio)", 0.1,
+                          exclusive_min=0, max=1)
+
+
+@register("mdgd_gm", MDGDGradientMaskConfig)
 class MDGDGradientMask(MDGD):
     def prepare(self, model, ctx):
         model = super().prepare(model, ctx)
-        self.alpha = float(self.options.get("alpha", 0.1))
-        if not 0.0 < self.alpha <= 1.0:
-            raise ValueError(f"mdgd_gm alpha must lie in (0, 1], got {self.alpha}")
         self.updated_elements: list[int] = []
         return model
 
     def step(self, model, batch, ctx):
+        import torch
+
+        from .gradients import decouple, gradient_mask, masked_update, tensor_cosines
+
+        scope = self.config.scope
         loss, lv, g_theta, h_theta, g_phi, h_phi = self.gradients(model, batch, ctx)
-        g_theta_bar, g_phi_bar = decouple(g_theta, h_theta, self.scope), decouple(g_phi, h_phi, self.scope)
-        keep = gradient_mask(g_theta_bar, g_phi_bar, self.alpha)
+        g_theta_bar, g_phi_bar = decouple(g_theta, h_theta, scope), decouple(g_phi, h_phi, scope)
+        keep = gradient_mask(g_theta_bar, g_phi_bar, self.config.alpha)
         for p, u in zip(self.params, masked_update(g_theta, h_theta, keep)):
             p.grad = u
         sizes = torch.tensor([p.numel() for p in self.params], dtype=torch.float64)
@@ -49,5 +61,5 @@ class MDGDGradientMask(MDGD):
     def trainable_count(self):
         """Mean elements updated per step (the paper's #Params for MDGD-GM is ~alpha of fine-tuning's)."""
         if not self.updated_elements:
-            return round(self.alpha * super().trainable_count())
+            return round(self.config.alpha * super().trainable_count())
         return round(sum(self.updated_elements) / len(self.updated_elements))

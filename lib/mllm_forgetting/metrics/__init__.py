@@ -10,7 +10,16 @@ from .rank import effective_rank, erank_from_spectrum
 from .summary import forgetting, h_score, row_average
 from .vqa import normalize_vqa_answer, pathvqa_scores, vqa_accuracy, vqa_soft_accuracy
 
-KINDS = ("open", "multiple_choice", "yes_no", "caption", "vqa", "pathvqa")
+# task kind -> what its score is, as table captions name it
+METRIC_NAMES = {
+    "open": "exact-match accuracy %",
+    "multiple_choice": "option accuracy %",
+    "yes_no": "accuracy %",
+    "caption": "CIDEr×100",
+    "vqa": "VQA soft accuracy %",
+    "pathvqa": "accuracy % (yes/no questions by their yes/no word, open ones by exact match)",
+}
+KINDS = tuple(METRIC_NAMES)
 
 
 def score_task(kind: str, predictions: list, references: list, ids: list) -> dict:
@@ -28,7 +37,7 @@ def score_task(kind: str, predictions: list, references: list, ids: list) -> dic
     if not (len(predictions) == len(references) == len(ids)):
         raise ValueError("predictions, references and ids must have the same length")
     if kind not in _SCORERS:
-        raise ValueError(f"unknown task kind {kind!r}; expected one of {KINDS}")
+        raise ValueError(f"unknown task kind {kind!r}; expected one of {', '.join(KINDS)}")
     out = _SCORERS[kind](predictions, references, [str(i) for i in ids])
     score = out["cider"] if kind == "caption" else out["accuracy"]
     return {"score": 100.0 * score, **out, "n": len(predictions)}
@@ -50,6 +59,7 @@ _SCORERS = {
 
 __all__ = [
     "KINDS",
+    "METRIC_NAMES",
     "score_task",
     "normalize_answer",
     "exact_match",

@@ -6,49 +6,45 @@ before the LM, and the paper tunes that resampler.
 
 from __future__ import annotations
 
-from transformers import (
-    Idefics2Config,
-    Idefics2ForConditionalGeneration,
-    Idefics2ImageProcessorPil,
-    Idefics2Processor,
-    MistralConfig,
-)
-
-from .tokenizer import build_word_tokenizer
+from .size import ResamplerSize
 
 IMAGE_TOKEN, AROUND_IMAGE, END_OF_UTTERANCE = "<image>", "<fake_token_around_image>", "<end_of_utterance>"
 
 
-def build_idefics2(size: dict, words: list[str]):
+def build_idefics2(size: ResamplerSize, words: list[str]):
     """A randomly initialised Idefics2 of the given size and its processor, ready for save_pretrained."""
+    from transformers import Idefics2Config, Idefics2ForConditionalGeneration, Idefics2ImageProcessorPil, Idefics2Processor, MistralConfig
+
+    from .tokenizer import build_word_tokenizer
+
     tokenizer = build_word_tokenizer(words, [IMAGE_TOKEN, AROUND_IMAGE, END_OF_UTTERANCE])
-    latents = size["resampler_latents"]
+    latents = size.resampler_latents
     vision = dict(
-        hidden_size=size["vision_hidden"],
-        intermediate_size=2 * size["vision_hidden"],
-        num_hidden_layers=size["vision_layers"],
-        num_attention_heads=size["heads"],
-        image_size=size["image_size"],
-        patch_size=size["patch_size"],
+        hidden_size=size.vision_hidden,
+        intermediate_size=2 * size.vision_hidden,
+        num_hidden_layers=size.vision_layers,
+        num_attention_heads=size.heads,
+        image_size=size.image_size,
+        patch_size=size.patch_size,
     )
     perceiver = dict(
         hidden_act="silu",
         resampler_n_latents=latents,
-        resampler_depth=size.get("resampler_depth", 2),
-        resampler_n_heads=size["heads"],
-        resampler_head_dim=size["text_hidden"] // size["heads"],
-        num_key_value_heads=size["heads"],
-        hidden_size=size["text_hidden"],
+        resampler_depth=size.resampler_depth,
+        resampler_n_heads=size.heads,
+        resampler_head_dim=size.text_hidden // size.heads,
+        num_key_value_heads=size.heads,
+        hidden_size=size.text_hidden,
         rms_norm_eps=1e-6,
     )
     text = MistralConfig(
         vocab_size=len(tokenizer),
-        hidden_size=size["text_hidden"],
-        intermediate_size=2 * size["text_hidden"],
-        num_hidden_layers=size["text_layers"],
-        num_attention_heads=size["heads"],
-        num_key_value_heads=size["heads"],
-        max_position_embeddings=size.get("max_positions", 128),
+        hidden_size=size.text_hidden,
+        intermediate_size=2 * size.text_hidden,
+        num_hidden_layers=size.text_layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.heads,
+        max_position_embeddings=size.max_positions,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -67,7 +63,7 @@ def build_idefics2(size: dict, words: list[str]):
     image_processor = Idefics2ImageProcessorPil(
         do_image_splitting=False,
         do_resize=True,
-        size={"shortest_edge": size["image_size"], "longest_edge": size["image_size"]},
+        size={"shortest_edge": size.image_size, "longest_edge": size.image_size},
     )
     processor = Idefics2Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=latents)
     return model, processor

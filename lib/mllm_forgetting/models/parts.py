@@ -6,7 +6,10 @@ Module paths come from the backbone's config entry, so a real model only needs i
 
 from __future__ import annotations
 
-import torch.nn as nn
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch.nn as nn
 
 
 def trainable_names(model: nn.Module, connector: str, layers: str, last_layers: int) -> list[str]:

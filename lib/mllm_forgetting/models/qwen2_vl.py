@@ -8,14 +8,7 @@ Qwen/Qwen2-VL-2B-Instruct.
 
 from __future__ import annotations
 
-from transformers import (
-    Qwen2VLConfig,
-    Qwen2VLForConditionalGeneration,
-    Qwen2VLImageProcessorPil,
-    Qwen2VLProcessor,
-)
-
-from .tokenizer import build_word_tokenizer
+from .size import NativeResolutionSize
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD = (
@@ -35,30 +28,34 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_qwen2_vl(size: dict, words: list[str]):
+def build_qwen2_vl(size: NativeResolutionSize, words: list[str]):
     """A randomly initialised Qwen2-VL of the given size and its processor, ready for save_pretrained."""
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil
+
+    from .tokenizer import build_word_tokenizer
+
     specials = [IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD]
     tokenizer = build_word_tokenizer(list(words) + ["user", "assistant"], specials)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
-    heads = size["heads"]
+    heads = size.heads
     vision = dict(
-        depth=size["vision_layers"],
-        embed_dim=size["vision_hidden"],
-        hidden_size=size["text_hidden"],
+        depth=size.vision_layers,
+        embed_dim=size.vision_hidden,
+        hidden_size=size.text_hidden,
         num_heads=heads,
-        patch_size=size["patch_size"],
+        patch_size=size.patch_size,
         spatial_merge_size=2,
         temporal_patch_size=2,
     )
-    head_dim = size["text_hidden"] // heads
+    head_dim = size.text_hidden // heads
     text = dict(
         vocab_size=len(tokenizer),
-        hidden_size=size["text_hidden"],
-        intermediate_size=2 * size["text_hidden"],
-        num_hidden_layers=size["text_layers"],
+        hidden_size=size.text_hidden,
+        intermediate_size=2 * size.text_hidden,
+        num_hidden_layers=size.text_layers,
         num_attention_heads=heads,
         num_key_value_heads=heads,
-        max_position_embeddings=size.get("max_positions", 256),
+        max_position_embeddings=size.max_positions,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -80,9 +77,9 @@ def build_qwen2_vl(size: dict, words: list[str]):
     )
     config.pad_token_id = tokenizer.pad_token_id
     model = Qwen2VLForConditionalGeneration(config)
-    pixels = size["image_size"] ** 2  # a fixed pixel budget: square images give a fixed number of tokens
+    pixels = size.image_size ** 2  # a fixed pixel budget: square images give a fixed number of tokens
     image_processor = Qwen2VLImageProcessorPil(
-        patch_size=size["patch_size"],
+        patch_size=size.patch_size,
         merge_size=2,
         temporal_patch_size=2,
         size={"shortest_edge": pixels, "longest_edge": pixels},
@@ -90,11 +87,13 @@ def build_qwen2_vl(size: dict, words: list[str]):
     return model, make_processor(image_processor, tokenizer)
 
 
-def make_processor(image_processor, tokenizer) -> Qwen2VLProcessor:
+def make_processor(image_processor, tokenizer):
     """Qwen2VLProcessor; without torchvision (its video processor needs it) an image-only one.
 
     The image-only processor handles images exactly as the full one; it cannot be saved and reloaded
     with AutoProcessor, so install torchvision wherever a Qwen2-VL checkpoint is written."""
+    from transformers import Qwen2VLProcessor
+
     try:
         return Qwen2VLProcessor(
             image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE

@@ -3,13 +3,16 @@
 A model of the cost, not a measurement: a transformer's forward pass costs 2 FLOPs per parameter
 per token, backward twice that, split evenly between activation gradients (needed down to the
 lowest trainable tensor: the connector, so through the whole LM) and weight gradients (only for the
-trainable tensors). Gradient checkpointing adds one more LM forward to every backward pass. MDGD runs
-forward on theta and phi and four backward passes (g and h of each), as methods/mdgd.py does.
+trainable tensors). Gradient checkpointing adds one more LM forward to every backward pass. What a
+method's step runs (models forward, backward passes, copies of the tuned tensors) is its class's `cost`:
+MDGD runs theta and phi forward and four backward passes (g and h of each), as methods/mdgd.py does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..methods.base import StepCost
 
 
 @dataclass(frozen=True)
@@ -31,21 +34,25 @@ class CellCost:
     memory_gb: float
 
 
-def train_step_flops(shape: BackboneShape, method: str, batch: int, checkpointing: bool = True) -> float:
+def step_cost(method_type: str) -> StepCost | None:
+    """What a step of the method runs, as its class declares (None: it does not train)."""
+    from ..methods import METHODS
+
+    if method_type not in METHODS:
+        raise ValueError(f"unknown method type {method_type!r}; valid: {', '.join(METHODS)}")
+    return METHODS[method_type].method.cost
+
+
+def train_step_flops(shape: BackboneShape, method_type: str, batch: int, checkpointing: bool = True) -> float:
+    cost = step_cost(method_type)
+    if cost is None:
+        return 0.0
     tokens = batch * shape.tokens
     forward = 2 * shape.total
     recompute = 2 * shape.lm if checkpointing else 0.0
-    if method == "zero_shot":
-        return 0.0
-    if method == "lora":
-        return tokens * (forward + recompute + 2 * shape.lm + 2 * shape.lora)
-    backward = 2 * shape.lm + 2 * shape.trainable  # activation grads through the LM + weight grads
-    if method in ("finetune",):
-        return tokens * (forward + recompute + backward)
-    if method in ("mdgd", "mdgd_no_align", "mdgd_gm"):
-        # two models forward, and g and h of each: four backward passes, each recomputing its activations
-        return tokens * (2 * forward + 4 * (recompute + backward))
-    raise ValueError(f"unknown method {method!r}")
+    backward = 2 * shape.lm + 2 * _tuned(shape, cost)  # activation grads through the LM + weight grads
+    # each backward pass recomputes its activations under gradient checkpointing
+    return tokens * (cost.forward_models * forward + cost.backward_passes * (recompute + backward))
 
 
 def eval_flops(shape: BackboneShape, examples: int) -> float:
@@ -53,36 +60,32 @@ def eval_flops(shape: BackboneShape, examples: int) -> float:
     return examples * 2 * (2 * shape.total * shape.tokens)
 
 
-def memory_gb(shape: BackboneShape, method: str, batch: int, bytes_per_param: int = 2) -> float:
+def memory_gb(shape: BackboneShape, method_type: str, batch: int, bytes_per_param: int = 2) -> float:
     """Peak GPU memory of a training step in bf16 with gradient checkpointing (GB = 1e9 bytes)."""
+    cost = step_cost(method_type)
     weights = bytes_per_param * shape.total
-    if method == "zero_shot":
-        trainable = 0.0
-    elif method == "lora":
-        trainable = shape.lora
-    else:
-        trainable = shape.trainable
-    grads_and_adam = (
-        3 * bytes_per_param * trainable
-    )  # gradient + AdamW's two moments in the parameters' dtype
     # checkpointed layer inputs + one layer's recomputed activations (~16 hidden-sized tensors) + fp32 logits
     layer_inputs = batch * shape.tokens * shape.hidden * bytes_per_param * shape.layers
     working = 16 * batch * shape.tokens * shape.hidden * bytes_per_param
     logits = batch * shape.tokens * shape.vocab * 4
     activations = layer_inputs + working + logits
-    if method in ("mdgd", "mdgd_no_align", "mdgd_gm"):
-        # phi = a copy of the trainable tensors run through theta's module; g, h of both models; both graphs alive
-        return (weights + grads_and_adam + 5 * trainable * bytes_per_param + 2 * activations) / 1e9
-    if method == "zero_shot":
+    if cost is None:  # evaluation only: no graph kept
         return (weights + activations / shape.layers) / 1e9
-    return (weights + grads_and_adam + activations) / 1e9
+    tuned = _tuned(shape, cost)
+    grads_and_adam = 3 * bytes_per_param * tuned  # gradient + AdamW's two moments in the parameters' dtype
+    extra = cost.extra_copies * tuned * bytes_per_param  # MDGD: phi's copy of the tuned tensors, g and h of both
+    return (weights + grads_and_adam + extra + cost.forward_models * activations) / 1e9
 
 
-def cell_cost(shape: BackboneShape, method: str, steps: int, batch: int, eval_examples: int) -> CellCost:
+def _tuned(shape: BackboneShape, cost: StepCost) -> float:
+    return shape.lora if cost.tuned == "lora" else shape.trainable
+
+
+def cell_cost(shape: BackboneShape, method_type: str, steps: int, batch: int, eval_examples: int) -> CellCost:
     return CellCost(
-        train_flops=steps * train_step_flops(shape, method, batch),
+        train_flops=steps * train_step_flops(shape, method_type, batch),
         eval_flops=eval_flops(shape, eval_examples),
-        memory_gb=memory_gb(shape, method, batch),
+        memory_gb=memory_gb(shape, method_type, batch),
     )
 
 

@@ -19,7 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..metrics.summary import h_score, row_average
+from ..metrics import METRIC_NAMES
+from ..metrics.summary import forgetting, h_score, row_average
 
 ZERO_SHOT = "zero_shot"
 
@@ -62,7 +63,7 @@ def _seed_row(cell: dict, pre: list, target: str, zs_pre_mean: float) -> dict:
     scores = {k: float(t[k]["score"]) for k in pre + [target]}
     avg = row_average(scores)
     row = dict(scores, Avg=avg, Hscore=h_score(avg, scores[target]))
-    row["Forgetting"] = zs_pre_mean - float(np.mean([scores[k] for k in pre]))
+    row["Forgetting"] = forgetting(zs_pre_mean, float(np.mean([scores[k] for k in pre])))
     for k in pre + [target]:
         if t[k].get("kind") == "yes_no" and "f1" in t[k].get("metrics", {}):
             row[f"{k.upper()} F1"] = 100.0 * float(t[k]["metrics"]["f1"])
@@ -129,14 +130,8 @@ def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
 def caption_line(cells: list) -> str:
     """One-line caption: backbone, target, metric per task, seeds."""
     c = cells[0]
-    metric = {
-        "caption": "CIDEr×100",
-        "yes_no": "accuracy %",
-        "multiple_choice": "option accuracy %",
-        "open": "exact-match accuracy %",
-    }
     pre, target = task_columns(cells)
-    per_task = ", ".join(f"{t}: {metric.get(c['tasks'][t].get('kind'), 'score')}" for t in pre + [target])
+    per_task = ", ".join(f"{t}: {METRIC_NAMES[c['tasks'][t]['kind']]}" for t in pre + [target])
     seeds = sorted({str(x.get("seed")) for x in cells})
     return (
         f"Backbone `{c.get('backbone')}`, target `{target}`. Metrics — {per_task}. "

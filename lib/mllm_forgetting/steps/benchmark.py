@@ -2,8 +2,8 @@
 
 Every method tunes a fresh copy of the same backbone on the same minibatch; a step is what the
 training loop does (zero grads, the method's step, clipping, AdamW). Reported per method: median step
-time after warm-up, peak memory of a step and the bytes of AdamW state; for finetune and mdgd also the
-median time of each pass of a step (the passes a method marks with `Method.phase`). Peak memory is
+time after warm-up, peak memory of a step, the bytes of AdamW state and the median time of each pass of
+a step (the passes a method marks with `Method.phase`). Peak memory is
 torch.cuda.max_memory_allocated on a GPU; on the CPU it is the tensors alive before the step
 (weights, phi's copy, gradients, optimizer state) plus the largest rise during it, read from the
 PyTorch profiler's memory timeline.
@@ -22,63 +22,40 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import read_vocabulary
+from ..config.settings import BackboneConfig
+from ..data.benchmark import read_vocabulary
 from ..methods import make_method
-from ..models import build_backbone
+from ..methods.base import MethodConfig
+from ..models.registry import build_backbone
+from ..prompts import PromptTemplate
 from ..training.batches import encode, to_device, training_batch
 from ..training.loop import optimizer_step
-from .common import load_rows, setup_torch, template_words, tune_context
-
-# method cell -> registry type + options, as config/config.yaml names them
-BENCHMARKED = {
-    "finetune": {"type": "finetune"},
-    "lora": {"type": "lora", "r": 8, "lora_alpha": 16},
-    "mdgd": {"type": "mdgd"},
-    "mdgd_sequential": {"type": "mdgd", "schedule": "sequential"},
-    "mdgd_no_align": {"type": "mdgd", "align": False},
-    "mdgd_gm": {"type": "mdgd_gm", "alpha": 0.1},
-}
-PASSES_TIMED = ("finetune", "mdgd")  # why an MDGD step costs what it does: its passes against fine-tuning's
+from .common import load_rows, setup_torch, tune_context
 
 
-def benchmark_backbone(
-    name: str,
-    backbone_cfg: dict,
-    data_dir: str,
-    *,
-    task: str = "okvqa",
-    batch_size: int = 32,
-    steps: int = 20,
-    warmup: int = 3,
-    threads: int = 1,
-    seed: int = 0,
-) -> dict:
+def benchmark_backbone(name: str, backbone: BackboneConfig, prompt: PromptTemplate, methods: dict[str, MethodConfig],
+                       data_dir: str, *, task: str, representation_layer: int, batch_size: int = 32,
+                       steps: int = 20, warmup: int = 3, threads: int = 1, seed: int = 0) -> dict:
+    """Step time, peak memory, AdamW state and the passes of a step, for each method that trains."""
     device = setup_torch(threads)
     torch.manual_seed(seed)
-    words = read_vocabulary(data_dir) + template_words(backbone_cfg["prompt"])
-    base, processor = build_backbone(backbone_cfg["architecture"], backbone_cfg["size"], words)
-    rows = load_rows(data_dir, task, "train", batch_size)
-    enc = encode(rows, processor, backbone_cfg["prompt"])
-    batch = to_device(
-        training_batch(
-            enc, np.arange(len(enc)), np.random.default_rng(seed), processor.tokenizer.pad_token_id
-        ),
-        device,
-    )
+    base, processor = build_backbone(backbone.architecture, backbone.size, read_vocabulary(data_dir) + prompt.words())
+    enc = encode(load_rows(data_dir, task, "train", batch_size), processor, prompt)
+    rng = np.random.default_rng(seed)
+    batch = to_device(training_batch(enc, np.arange(len(enc)), rng, processor.tokenizer.pad_token_id), device)
     results = {}
-    for cell, spec in BENCHMARKED.items():
+    for cell, config in methods.items():
+        method = make_method(config.method_type, config)
+        if not method.trains:
+            continue
         model = copy.deepcopy(base).to(device)
-        options = {k: v for k, v in spec.items() if k != "type"}
-        method = make_method(spec["type"], **options)
-        ctx = tune_context(model, backbone_cfg)
+        ctx = tune_context(model, backbone, representation_layer)
         model = method.prepare(model, ctx)
         model.train()
         optimizer = torch.optim.AdamW(method.params, lr=1e-4)
 
         def step():
-            optimizer_step(
-                model, method, ctx, batch, optimizer, grad_clip=1.0, label=f"benchmark {name} {cell}"
-            )
+            optimizer_step(model, method, ctx, batch, optimizer, grad_clip=1.0, label=f"benchmark {name} {cell}")
 
         for _ in range(warmup):
             step()
@@ -95,22 +72,14 @@ def benchmark_backbone(
             "optimizer_state_bytes": _optimizer_bytes(optimizer),
             "trainable_elements": sum(p.numel() for p in method.params),
         }
-        if (
-            cell in PASSES_TIMED
-        ):  # after the step timings, which the timer's synchronisation would perturb on a GPU
-            timer = PassTimer(device)
-            method.phase = timer
-            for _ in range(steps):
-                step()
-            results[cell]["passes_s"] = timer.medians()
+        # after the step timings, which the timer's synchronisation would perturb on a GPU
+        timer = PassTimer(device)
+        method.phase = timer
+        for _ in range(steps):
+            step()
+        results[cell]["passes_s"] = timer.medians()
         model = method = optimizer = None  # this method's tensors freed before the next one's
-    return {
-        "backbone": name,
-        "device": str(device),
-        "batch_size": batch_size,
-        "steps": steps,
-        "methods": results,
-    }
+    return {"backbone": name, "device": str(device), "batch_size": batch_size, "steps": steps, "methods": results}
 
 
 class PassTimer:
@@ -131,45 +100,39 @@ class PassTimer:
         return {name: statistics.median(t) for name, t in self.times.items()}
 
 
-def ratios(result: dict) -> dict:
-    """The summary line of one backbone: MDGD and MDGD-GM against fine-tuning."""
+def ratios(result: dict, reference: str) -> dict:
+    """The summary line of one backbone: every method's step time, peak memory and AdamW state against the
+    `reference` method's (fine-tuning)."""
     m = result["methods"]
-    ft = m["finetune"]
-    return {
-        "backbone": result["backbone"],
-        "mdgd_vs_finetune_time": round(m["mdgd"]["step_s"] / ft["step_s"], 3),
-        "mdgd_vs_finetune_peak_mem": round(m["mdgd"]["peak_bytes"] / ft["peak_bytes"], 3),
-        "mdgd_sequential_vs_finetune_time": round(m["mdgd_sequential"]["step_s"] / ft["step_s"], 3),
-        "mdgd_sequential_vs_finetune_peak_mem": round(
-            m["mdgd_sequential"]["peak_bytes"] / ft["peak_bytes"], 3
-        ),
-        "mdgd_gm_vs_finetune_time": round(m["mdgd_gm"]["step_s"] / ft["step_s"], 3),
-        "mdgd_gm_vs_finetune_optimizer_state": round(
-            m["mdgd_gm"]["optimizer_state_bytes"] / ft["optimizer_state_bytes"], 3
-        ),
-    }
+    if reference not in m:
+        raise ValueError(f"reference method {reference!r} was not benchmarked; benchmarked: {', '.join(m)}")
+    ref = m[reference]
+    out = {"backbone": result["backbone"], "reference": reference}
+    for cell, r in m.items():
+        if cell != reference:
+            out[cell] = {"time": round(r["step_s"] / ref["step_s"], 3),
+                         "peak_mem": round(r["peak_bytes"] / ref["peak_bytes"], 3),
+                         "optimizer_state": round(r["optimizer_state_bytes"] / ref["optimizer_state_bytes"], 3)}
+    return out
 
 
-def format_table(result: dict) -> str:
+def format_table(result: dict, reference: str) -> str:
     m = result["methods"]
-    ft = m["finetune"]
+    ref = m[reference]
     lines = [
         f"{result['backbone']} ({result['device']}, batch {result['batch_size']}, median of {result['steps']} steps)",
-        "| method | step ms | x finetune | peak MB | x finetune | AdamW state MB |",
+        f"| method | step ms | x {reference} | peak MB | x {reference} | AdamW state MB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for cell, r in m.items():
         lines.append(
-            f"| {cell} | {1000 * r['step_s']:.1f} | {r['step_s'] / ft['step_s']:.2f} | "
-            f"{r['peak_bytes'] / 1e6:.1f} | {r['peak_bytes'] / ft['peak_bytes']:.2f} | "
+            f"| {cell} | {1000 * r['step_s']:.1f} | {r['step_s'] / ref['step_s']:.2f} | "
+            f"{r['peak_bytes'] / 1e6:.1f} | {r['peak_bytes'] / ref['peak_bytes']:.2f} | "
             f"{r['optimizer_state_bytes'] / 1e6:.2f} |"
         )
     for cell, r in m.items():
-        if "passes_s" in r:
-            lines.append(
-                f"\npasses of a {cell} step (median ms): "
-                + ", ".join(f"{k} {1000 * v:.1f}" for k, v in r["passes_s"].items())
-            )
+        passes = ", ".join(f"{k} {1000 * v:.1f}" for k, v in r["passes_s"].items())
+        lines.append(f"\npasses of a {cell} step (median ms): {passes}")
     return "\n".join(lines)
 
 

@@ -7,76 +7,57 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cells import Cell
-from ..evaluation import representations
+from ..evaluation.predict import representations
+from ..files import write_json
 from ..metrics import effective_rank
+from ..spec import EvaluateSpec
 from ..tracking import CellTracker, score_metrics
-from .common import load_model, load_rows, save_npz, setup_torch, write_json
+from .common import UNTUNED, load_model, load_rows, save_npz, setup_torch
 from .scoring import score_task_split
 
 
-def load_tuned(train_summary: dict, backbone_cfg: dict, device):
-    """The tuned model of a cell: a full checkpoint, or the base with a peft adapter merged in."""
-    model_dir = Path(train_summary["model_dir"])
+def load_tuned(model_dir, pretrained_dir, spec: EvaluateSpec, device):
+    """A cell's tuned model from its model/ directory: a full checkpoint, phi with a peft adapter merged in,
+    or phi itself (zero-shot)."""
+    model_dir = Path(model_dir)
     if (model_dir / "adapter_config.json").exists():
         from peft import PeftModel
 
-        base, processor = load_model(train_summary["base_dir"], backbone_cfg, device)
+        base, processor = load_model(pretrained_dir, spec.backbone, device)
         return PeftModel.from_pretrained(base, model_dir).merge_and_unload(), processor
-    return load_model(model_dir, backbone_cfg, device)
+    if (model_dir / UNTUNED).exists():
+        return load_model(pretrained_dir, spec.backbone, device)
+    return load_model(model_dir, spec.backbone, device)
 
 
-def evaluate_cell(
-    cell: Cell,
-    train_json: str,
-    backbone_cfg: dict,
-    eval_cfg: dict,
-    *,
-    data_dir: str,
-    pretrain_tasks: list[str],
-    out_dir: str,
-    threads: int = 1,
-    results_dir: str = "results",
-    track: bool = True,
-) -> dict:
+def evaluate_cell(spec: EvaluateSpec, *, data_dir: str, pretrained_dir: str, model_dir: str, train_json: str,
+                  out_dir: str, results_dir: str, threads: int, track: bool = True) -> dict:
+    cell, evaluation = spec.cell, spec.evaluation
     device = setup_torch(threads)
     summary = json.loads(Path(train_json).read_text())
-    model, processor = load_tuned(summary, backbone_cfg, device)
+    model, processor = load_tuned(model_dir, pretrained_dir, spec, device)
     model.eval()
-    erank_opts = {"layer": eval_cfg.get("representation_layer", -1), **eval_cfg.get("erank", {})}
-    erank_kw = {k: erank_opts[k] for k in ("centre", "variant") if k in erank_opts}
-    limit, batch_size = eval_cfg.get("max_test_examples"), eval_cfg.get("batch_size", 100)
-    order = [*pretrain_tasks, cell.target]
+    erank_options = {"layer": evaluation.representation_layer, "centre": evaluation.erank.centre,
+                     "variant": evaluation.erank.variant}
+    erank = {"centre": evaluation.erank.centre, "variant": evaluation.erank.variant}
+    order = [*spec.pretrain_tasks, cell.target]
     tasks, arrays = {}, {}
     for task in order:
-        rows = load_rows(data_dir, task, "test", limit)
-        enc, preds, result = score_task_split(
-            model,
-            processor,
-            rows,
-            backbone_cfg["prompt"],
-            batch_size=batch_size,
-            device=device,
-            label=f"{cell.name} {task}",
-            image_size=backbone_cfg.get("image_resize"),
-        )
-        visual, multimodal = representations(
-            model,
-            enc,
-            image_token_id=model.config.image_token_id,
-            layer=erank_opts["layer"],
-            batch_size=batch_size,
-            pad_id=processor.tokenizer.pad_token_id,
-            device=device,
-        )
+        rows = load_rows(data_dir, task, "test", evaluation.max_test_examples)
+        enc, preds, result = score_task_split(model, processor, rows, spec.prompt, batch_size=evaluation.batch_size,
+                                              device=device, label=f"{cell.name} {task}",
+                                              image_size=spec.backbone.image_resize)
+        visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id,
+                                             layer=evaluation.representation_layer, batch_size=evaluation.batch_size,
+                                             pad_id=processor.tokenizer.pad_token_id, device=device)
         tasks[task] = {
             "role": "target" if task == cell.target else "pretrain",
             "kind": result["kind"],
             "score": result["score"],
             "metrics": {k: v for k, v in result.items() if k not in ("kind", "score")},
-            "erank_per_image": float(np.mean([effective_rank(v, **erank_kw) for v in visual])),
-            "erank_pooled": effective_rank(visual[:, -1], **erank_kw),
-            "erank_per_token": [effective_rank(visual[:, m], **erank_kw) for m in range(visual.shape[1])],
+            "erank_per_image": float(np.mean([effective_rank(v, **erank) for v in visual])),
+            "erank_pooled": effective_rank(visual[:, -1], **erank),
+            "erank_per_token": [effective_rank(visual[:, m], **erank) for m in range(visual.shape[1])],
             "examples": [
                 {"id": i, "prediction": p, "answers": a}
                 for i, p, a in zip(enc.ids[:5], preds[:5], enc.answers[:5])
@@ -90,21 +71,22 @@ def evaluate_cell(
         **cell.as_dict(),
         "method_type": summary["method_type"],
         "label": summary["label"],
-        "options": summary.get("options", {}),
+        "options": summary["options"],
         "trainable_params": summary["trainable_params"],
-        "erank_options": erank_opts,
+        "erank_options": erank_options,
         "tasks": tasks,
         "task_order": order,
     }
     write_json(out / "metrics.json", metrics)
     if track:
-        _log(cell, summary.get("mlflow_run_id"), metrics, out, results_dir)
+        _log(cell, summary, metrics, out, results_dir)
     return metrics
 
 
-def _log(cell, run_id, metrics, out, results_dir):
+def _log(cell, summary: dict, metrics: dict, out: Path, results_dir: str) -> None:
     """The final scores into the cell's run; a tracking failure only warns (metrics.json is complete)."""
-    tracker = CellTracker.reopen(cell, out, run_id, results_dir=results_dir)
+    tracker = CellTracker.reopen(cell, out, summary.get("mlflow_run_id"), summary.get("mlflow_error"),
+                                 results_dir=results_dir)
     if tracker:
         tracker.log_metrics(score_metrics(metrics))
         tracker.log_artifact(out / "metrics.json")

@@ -6,98 +6,57 @@ from pathlib import Path
 
 import torch
 
-from ..cells import Cell
+from ..files import write_json
 from ..methods import make_method
-from ..tracking import DEFAULT_EXPERIMENT, CellTracker, data_version
+from ..spec import TrainSpec, to_plain
+from ..tracking import CellTracker, data_version
 from ..training.checkpoint import Checkpointer
-from ..training.loop import TrainSettings, train
-from .common import encode_task, load_model, save_log, setup_torch, tune_context, write_json
+from ..training.loop import train
+from .common import UNTUNED, encode_task, load_model, save_log, setup_torch, tune_context
 
 
-def tune_cell(
-    cell: Cell,
-    backbone_cfg: dict,
-    method_cfg: dict,
-    training_cfg: dict,
-    *,
-    data_dir: str,
-    pretrained_dir: str,
-    out_dir: str,
-    representation_layer: int = -1,
-    threads: int = 1,
-    results_dir: str = "results",
-    experiment: str = DEFAULT_EXPERIMENT,
-    track: bool = True,
-    checkpoint_every: int = 50,
-) -> dict:
+def tune_cell(spec: TrainSpec, *, data_dir: str, pretrained_dir: str, out_dir: str, results_dir: str, threads: int,
+              checkpoint_every: int, track: bool = True) -> dict:
+    """Train one cell and write out_dir/{model/, train.json, train_log.csv, params.json}. model/ holds the
+    tuned model: a save_pretrained checkpoint, a peft adapter, or (zero-shot) a note that it is phi."""
+    cell = spec.cell
     device = setup_torch(threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    options = {k: v for k, v in method_cfg.items() if k not in ("type", "label", "training")}
-    method = make_method(method_cfg["type"], **options)
-    model, processor = load_model(pretrained_dir, backbone_cfg, device)
-    ctx = tune_context(model, backbone_cfg, representation_layer)
-    settings = TrainSettings.from_config({**training_cfg, **method_cfg.get("training", {})}, cell.seed)
-    rows, model_dir, checkpointer, resumed_run = [], pretrained_dir, None, None
+    method = make_method(spec.method.method_type, spec.method)
+    model, processor = load_model(pretrained_dir, spec.backbone, device)
+    ctx = tune_context(model, spec.backbone, spec.representation_layer)
+    rows, checkpointer, resumed_run = [], None, None
     if method.trains:
         torch.manual_seed(cell.seed)  # adapters (LoRA) are initialised here: same seed, same cell
-        if backbone_cfg.get("gradient_checkpointing"):  # activations recomputed: a 7B cell fits one GPU
+        if spec.backbone.gradient_checkpointing:  # activations recomputed: a 7B cell fits one GPU
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model = method.prepare(model, ctx)
-        checkpointer = Checkpointer(
-            out / "checkpoints",
-            checkpoint_every,
-            label=cell.name,
-            fingerprint=run_fingerprint(cell, backbone_cfg, method_cfg, settings, method),
-        )
+        checkpointer = Checkpointer(out / "checkpoints", checkpoint_every, label=cell.name,
+                                    fingerprint=run_fingerprint(spec, method))
         resumed_run = checkpointer.latest_notes().get("mlflow_run_id")  # a resumed cell continues its run
     tags = {"data_version": data_version(data_dir)}
-    params = {
-        "method": method_cfg,
-        "training": settings.__dict__,
-        "backbone": backbone_cfg,
-        "representation_layer": representation_layer,
-    }
-    write_json(
-        out / "params.json", {"tags": tags, "params": params}
-    )  # what sync_mlflow.py replays into MLflow
+    params = {k: v for k, v in to_plain(spec).items() if k not in ("cell", "experiment")}
+    write_json(out / "params.json", {"tags": tags, "params": params})  # what sync_mlflow.py replays into MLflow
     # never raises: a tracking failure warns once and leaves tracking.json unsynced
-    tracker = (
-        CellTracker(
-            cell, out, "train", results_dir=results_dir, experiment=experiment, tags=tags, run_id=resumed_run
-        )
-        if track
-        else None
-    )
-    if tracker:
+    tracker = None
+    if track:
+        tracker = CellTracker(cell, out, "train", results_dir=results_dir, experiment=spec.experiment, tags=tags,
+                              run_id=resumed_run)
         tracker.log_params(params)
+    model_dir = out / "model"
     try:
         if method.trains:
             checkpointer.notes["mlflow_run_id"] = tracker.run_id if tracker else None
-            data = encode_task(
-                data_dir,
-                cell.target,
-                "train",
-                processor,
-                backbone_cfg["prompt"],
-                backbone_cfg.get("image_resize"),
-            )
-            rows = train(
-                model,
-                method,
-                ctx,
-                data,
-                settings,
-                pad_id=processor.tokenizer.pad_token_id,
-                device=device,
-                label=f"cell {cell.name}",
-                checkpointer=checkpointer,
-                on_log=tracker.log_step if tracker else None,
-                replay_log=resumed_run is None or tracker.run_id != resumed_run,
-            )
-            model_dir = str(out / "model")
+            data = encode_task(data_dir, cell.target, "train", processor, spec.prompt, spec.backbone)
+            rows = train(model, method, ctx, data, spec.training, cell.seed, pad_id=processor.tokenizer.pad_token_id,
+                         device=device, label=f"cell {cell.name}", checkpointer=checkpointer,
+                         on_log=tracker.log_step if tracker else None,
+                         replay_log=resumed_run is None or tracker.run_id != resumed_run)
             method.export(model).save_pretrained(model_dir)
             processor.save_pretrained(model_dir)
+        else:
+            write_json(model_dir / UNTUNED, {"pretrained": str(pretrained_dir)})
     except Exception:
         if tracker:
             tracker.close("FAILED")
@@ -105,35 +64,28 @@ def tune_cell(
     save_log(rows, out / "train_log.csv")
     summary = {
         **cell.as_dict(),
-        "method_type": method_cfg["type"],
-        "label": method_cfg.get("label", cell.method),
-        "options": options,
-        "model_dir": model_dir,
-        "base_dir": pretrained_dir,
+        "method_type": spec.method.method_type,
+        "label": spec.label,
+        "options": {k: v for k, v in to_plain(spec)["method"].items() if k not in ("type", "label", "training")},
         "trainable_params": method.trainable_count(),
-        "steps": settings.steps if method.trains else 0,
+        "steps": spec.training.steps if method.trains else 0,
         "mlflow_run_id": tracker.run_id if tracker else None,
     }
     if tracker:
         tracker.log_metrics({"trainable_params": summary["trainable_params"] or 0})
         tracker.close()
+        summary["mlflow_error"] = tracker.error  # the evaluate step stays offline after a failed train stage
     write_json(out / "train.json", summary)
     if checkpointer:
         checkpointer.clear()  # the cell is complete; a forced rerun starts afresh (and ends the same)
     return summary
 
 
-def run_fingerprint(
-    cell: Cell, backbone_cfg: dict, method_cfg: dict, settings: TrainSettings, method
-) -> dict:
-    """What a checkpoint must match to be resumed by this cell."""
+def run_fingerprint(spec: TrainSpec, method) -> dict:
+    """What a checkpoint must match to be resumed by this cell: its spec (not the MLflow experiment, which
+    changes no result) and the shapes of the tensors it tunes."""
     return {
-        "backbone": cell.backbone,
-        "target": cell.target,
-        "method": cell.method,
-        "seed": cell.seed,
-        "backbone_config": backbone_cfg,
-        "method_config": method_cfg,
-        "training": settings.__dict__,
+        "backbone": spec.cell.backbone,
+        "spec": {k: v for k, v in to_plain(spec).items() if k != "experiment"},
         "trainable_shapes": [list(p.shape) for p in method.params],
     }

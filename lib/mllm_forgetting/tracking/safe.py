@@ -87,22 +87,14 @@ class CellTracker:
         self.run_id = self.run.run_id if self.run else run_id
 
     @classmethod
-    def reopen(cls, cell, out_dir, train_run_id, *, results_dir="results"):
-        """The evaluate stage's tracker for the train stage's run; None when the cell was trained untracked.
-        If the train stage went offline it stays offline: sync_mlflow.py rebuilds that run whole."""
-        state = read_state(out_dir) or {}
-        if state.get("failed_stage") == "train" and not state["synced"]:
-            return cls(
-                cell,
-                out_dir,
-                "evaluate",
-                run_id=state["run_id"],
-                offline_cause=f"the train stage was not tracked: {state['error']}",
-            )
-        run_id = train_run_id or state.get(
-            "run_id"
-        )  # a sync may have made the run since train.json was written
-        return cls(cell, out_dir, "evaluate", results_dir=results_dir, run_id=run_id) if run_id else None
+    def reopen(cls, cell, out_dir, train_run_id, train_error: str | None, *, results_dir="results"):
+        """The evaluate stage's tracker for the train stage's run (from train.json); None when the cell was
+        trained untracked. If the train stage went offline it stays offline: sync_mlflow.py rebuilds that
+        run whole."""
+        if train_error is not None:
+            return cls(cell, out_dir, "evaluate", run_id=train_run_id,
+                       offline_cause=f"the train stage was not tracked: {train_error}")
+        return cls(cell, out_dir, "evaluate", results_dir=results_dir, run_id=train_run_id) if train_run_id else None
 
     def log_params(self, params: dict):
         self._call("log_params", params)

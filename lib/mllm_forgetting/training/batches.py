@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..prompts import PromptTemplate
+
 TEXT_KEYS = ("input_ids", "attention_mask")
 # Image tensors of a large split are recomputed per batch instead of held in memory past this size.
 MAX_CACHED_IMAGE_BYTES = 2 * 1024**3
@@ -58,22 +60,14 @@ class Encoded:
         )
 
 
-def format_prompt(processor, template: str, question: str) -> str:
-    """The prompt text: `template` with {question} filled in, or the processor's own chat template for "chat"."""
-    if template == "chat":
-        turn = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-        return processor.apply_chat_template(turn, add_generation_prompt=True)
-    return template.format(question=question)
-
-
 def encode(
     rows,
     processor,
-    prompt_template: str,
+    prompt: PromptTemplate,
     image_size: int | None = None,
     max_cached_bytes: int = MAX_CACHED_IMAGE_BYTES,
 ) -> Encoded:
-    """Encode a datasets.Dataset in the common schema (image, question, answers, task, ...).
+    """Encode a datasets.Dataset in the common schema, each row written out by the backbone's prompt template.
 
     `image_size` resizes every image to a square first: backbones that keep the native resolution
     (Qwen2-VL) then give every image the same number of image tokens, which the visual-state
@@ -84,7 +78,7 @@ def encode(
     cache = True
     for i in range(len(rows)):
         row = rows[i]
-        text = format_prompt(processor, prompt_template, row["question"])
+        text = prompt.prompt(row, processor)
         enc = processor(text=[text], images=[[_rgb(row["image"], image_size)]], return_tensors="pt")
         ids = enc["input_ids"][0]
         prompt_ids.append(ids.tolist())

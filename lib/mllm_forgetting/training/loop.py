@@ -10,7 +10,6 @@ import math
 import random
 import signal
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,29 +17,9 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from .batches import Encoded, to_device, training_batch
+from ..errors import NonFiniteLossError, Preempted
 from .checkpoint import Checkpointer
-
-
-class NonFiniteLossError(RuntimeError):
-    """Raised when the task loss turns NaN or infinite: the cell stops instead of training on garbage."""
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    steps: int
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    schedule: str = "constant_with_warmup"
-    grad_clip: float = 1.0
-    seed: int = 0
-    log_every: int = 10
-
-    @classmethod
-    def from_config(cls, cfg: dict, seed: int) -> TrainSettings:
-        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg and k != "seed"}
-        return cls(seed=seed, **known)
+from .settings import TrainingConfig
 
 
 class BatchOrder:
@@ -90,7 +69,8 @@ def train(
     method,
     ctx,
     data: Encoded,
-    settings: TrainSettings,
+    settings: TrainingConfig,
+    seed: int,
     *,
     pad_id: int,
     device,
@@ -108,8 +88,8 @@ def train(
     restored from a checkpoint to on_log (False when the log already holds them). final_checkpoint: also
     save the finished state (a multi-stage run resumes after its completed stages).
     """
-    torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     optimizer = torch.optim.AdamW(method.params, lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = get_scheduler(
         settings.schedule,
@@ -158,10 +138,6 @@ def train(
         checkpointer.save(settings.steps, run.state(settings.steps, rows))
     model.eval()
     return rows
-
-
-class Preempted(RuntimeError):
-    """The scheduler asked the job to stop (SIGTERM before a time limit or pre-emption); its state is saved."""
 
 
 class _RunState:

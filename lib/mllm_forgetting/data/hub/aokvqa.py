@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from .common import HubDataset, HubSplit, letter, multiple_choice, short_answer, text_id
+from .common import HubDataset, HubSplit, answered_row, letter
 
 # Schema: HuggingFaceM4/A-OKVQA, built by m4's push script (FEATURES: image, question_id string,
 # question, choices: list of 4 strings, correct_choice_idx int8, direct_answers: Value("string"),
@@ -30,24 +30,12 @@ def direct_answers(value) -> list[str]:
 def convert_choice(row: dict) -> dict | None:
     if row["correct_choice_idx"] is None:
         return None
-    return {
-        "id": text_id(row["question_id"]),
-        "image": row["image"],
-        "question": multiple_choice(str(row["question"]), list(row["choices"])),
-        "answers": [letter(row["correct_choice_idx"])],
-    }
+    return answered_row(row["question_id"], row["image"], row["question"], [letter(row["correct_choice_idx"])],
+                        options=list(row["choices"]))
 
 
 def convert_direct(row: dict) -> dict | None:
-    answers = direct_answers(row["direct_answers"])
-    if not answers:
-        return None
-    return {
-        "id": text_id(row["question_id"]),
-        "image": row["image"],
-        "question": short_answer(row["question"]),
-        "answers": answers,
-    }
+    return answered_row(row["question_id"], row["image"], row["question"], direct_answers(row["direct_answers"]))
 
 
 SPLITS = {"val": HubSplit("train"), "test": HubSplit("validation")}

@@ -1,8 +1,9 @@
-"""What a hub dataset adapter declares, and the LLaVA-1.5 evaluation prompt formats they share.
+"""What a hub dataset adapter declares.
 
 An adapter is one `HubDataset`: where the rows live on the Hugging Face hub, which hub split (and
 row filter) feeds each common split, and `convert`, which maps one hub row to the common schema's
-{id, image, question, answers}. `prepare.py` does the loading, sampling, image handling and saving.
+{id, image, question, context, options, answers} (content only: the backbone's prompt template words
+it, prompts.py). `prepare.py` does the loading, sampling, image handling and saving.
 """
 
 from __future__ import annotations
@@ -11,15 +12,10 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..benchmark import KINDS
+from ...metrics import KINDS
 
 COMMON_SPLITS = ("train", "val", "test")
-
-# The prompt suffixes of LLaVA-1.5's evaluation (scripts/v1_5/eval, as mirrored by lmms-eval).
-SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
-OPTION_LETTER = "\nAnswer with the option's letter from the given choices directly."
-CAPTION_PROMPT = "Provide a one-sentence caption for the provided image."
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # multiple-choice answers: the option's letter
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ class HubDataset:
     name: str  # task name used in config files
     hub_id: str
     config: str | None
-    kind: str  # metric family, one of data.benchmark.KINDS
+    kind: str  # metric family, one of metrics.KINDS
     splits: Mapping[str, HubSplit]  # common split (train/val/test) -> hub split
     convert: Callable[[dict], dict | None]  # hub row -> {id, image, question, answers}; None = skip
     columns: tuple[str, ...]  # hub columns convert reads; checked before converting
@@ -79,16 +75,6 @@ def is_missing(value) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("", "nan", "none")
 
 
-def short_answer(question: str) -> str:
-    return question.strip() + SHORT_ANSWER
-
-
-def multiple_choice(stem: str, options: list[str]) -> str:
-    """Stem, then one "A. option" line per option, then LLaVA's option-letter instruction."""
-    lines = [f"{LETTERS[i]}. {str(o).strip()}" for i, o in enumerate(options)]
-    return stem.strip() + "\n" + "\n".join(lines) + OPTION_LETTER
-
-
 def letter(index: int) -> str:
     return LETTERS[int(index)]
 
@@ -98,9 +84,12 @@ def text_id(value) -> str | None:
     return None if is_missing(value) else str(value)
 
 
-def answered_row(row_id, image, question: str, answers) -> dict | None:
-    """A common-schema row, or None for a row without answers (an unlabelled test row)."""
+def answered_row(row_id, image, question: str, answers, *, context=None, options=()) -> dict | None:
+    """A common-schema row (texts stripped; no context = ""), or None for a row without answers (an
+    unlabelled test row)."""
     answers = [str(a).strip() for a in answers or []]
     if not answers:
         return None
-    return {"id": text_id(row_id), "image": image, "question": question, "answers": answers}
+    return {"id": text_id(row_id), "image": image, "question": str(question).strip(),
+            "context": "" if is_missing(context) else str(context).strip(),
+            "options": [str(o).strip() for o in options], "answers": answers}

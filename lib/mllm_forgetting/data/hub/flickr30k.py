@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import CAPTION_PROMPT, HubDataset, HubSplit, answered_row
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: nlphuji/flickr30k loading script flickr30k.py (features image, caption: list of 5 strings,
 # sentids, split: Karpathy "train"/"val"/"test", img_id, filename; one hub split "test" holding all
@@ -10,8 +10,8 @@ from .common import CAPTION_PROMPT, HubDataset, HubSplit, answered_row
 # from the hub's own parquet export (revision refs/convert/parquet), which keeps those features.
 
 
-def convert(row: dict) -> dict | None:
-    return answered_row(row["img_id"], row["image"], CAPTION_PROMPT, row["caption"])
+def convert(row: dict) -> dict | None:  # no question: the prompt template asks for the caption
+    return answered_row(row["img_id"], row["image"], "", row["caption"])
 
 
 FLICKR30K = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, ImageTable, short_answer, text_id
+from .common import HubDataset, HubSplit, ImageTable, answered_row
 
 # Schema: lmms-eval tasks/gqa/gqa.yaml + utils.py: questions in config testdev_balanced_instructions
 # (id, imageId, question, answer, fullAnswer, ...), images apart in testdev_balanced_images (id, image),
@@ -10,12 +10,7 @@ from .common import HubDataset, HubSplit, ImageTable, short_answer, text_id
 
 
 def convert(row: dict) -> dict | None:
-    return {
-        "id": text_id(row["id"]),
-        "image": row["image"],
-        "question": short_answer(row["question"]),
-        "answers": [str(row["answer"]).strip()],
-    }
+    return answered_row(row["id"], row["image"], row["question"], [row["answer"]])
 
 
 GQA = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, letter, multiple_choice, text_id
+from .common import HubDataset, HubSplit, answered_row, letter
 
 # Schema: huggingface.co/datasets/lmms-lab/ICON-QA README dataset_info (question_id, question,
 # choices: one comma-separated string, answer: the choice text, query_image, choice_image_0/1,
@@ -15,12 +15,8 @@ def convert(row: dict) -> dict | None:
     answer = str(row["answer"]).strip()
     if answer not in options:  # a choice with a comma inside cannot be told apart: skip the row
         return None
-    return {
-        "id": text_id(row["question_id"]),
-        "image": row["query_image"],
-        "question": multiple_choice(str(row["question"]), options),
-        "answers": [letter(options.index(answer))],
-    }
+    return answered_row(row["question_id"], row["query_image"], row["question"], [letter(options.index(answer))],
+                        options=options)
 
 
 ICONQA = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, is_missing, multiple_choice, text_id
+from .common import HubDataset, HubSplit, answered_row, is_missing
 
 # Schema: huggingface.co/datasets/lmms-lab/MMBench README dataset_info, config en (index, question,
 # hint, answer letter, A, B, C, D, category, image, source, L2-category, comment, split; splits
@@ -16,18 +16,10 @@ def convert(row: dict) -> dict | None:
         if is_missing(row[col]):
             break
         options.append(str(row[col]))
-    hint = row["hint"]
-    # LLaVA-1.5's model_vqa_mmbench: "{hint}\n{question}" then the lettered options
-    stem = ("" if is_missing(hint) else str(hint).strip() + "\n") + str(row["question"]).strip()
     answer = str(row["answer"]).strip().upper()
     if is_missing(row["answer"]) or answer not in OPTION_COLUMNS[: len(options)]:
         return None
-    return {
-        "id": text_id(row["index"]),
-        "image": row["image"],
-        "question": multiple_choice(stem, options),
-        "answers": [answer],
-    }
+    return answered_row(row["index"], row["image"], row["question"], [answer], context=row["hint"], options=options)
 
 
 MMBENCH = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, answered_row, short_answer
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: evaluation questions from huggingface.co/datasets/lmms-lab/OK-VQA README dataset_info
 # (question_id string, image, question, answers: sequence of 10 strings, question_type, answer_type;
@@ -12,7 +12,7 @@ from .common import HubDataset, HubSplit, answered_row, short_answer
 
 
 def convert(row: dict) -> dict | None:
-    return answered_row(row["question_id"], row["image"], short_answer(row["question"]), row["answers"])
+    return answered_row(row["question_id"], row["image"], row["question"], row["answers"])
 
 
 OKVQA = HubDataset(

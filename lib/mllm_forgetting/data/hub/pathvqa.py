@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, short_answer
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: huggingface.co/datasets/flaviagiammarino/path-vqa dataset card (image, question, answer;
 # splits train 19654, validation 6259, test 6719).
 
 
 def convert(row: dict) -> dict | None:
-    return {
-        "id": None,
-        "image": row["image"],
-        "question": short_answer(row["question"]),
-        "answers": [str(row["answer"]).strip()],
-    }
+    return answered_row(None, row["image"], row["question"], [row["answer"]])
 
 
 PATHVQA = HubDataset(

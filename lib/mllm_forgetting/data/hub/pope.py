@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, short_answer
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: huggingface.co/datasets/lmms-lab/POPE README dataset_info (id, question_id, question,
 # answer "yes"/"no", image_source, image, category adversarial/popular/random; split test 9000) and
@@ -14,7 +14,7 @@ def convert(row: dict) -> dict | None:
     if answer not in ("yes", "no"):
         raise ValueError(f"lmms-lab/POPE: answer {row['answer']!r} is not yes/no")
     # question_id restarts in each category, so ids come from the row position
-    return {"id": None, "image": row["image"], "question": short_answer(row["question"]), "answers": [answer]}
+    return answered_row(None, row["image"], row["question"], [answer])
 
 
 POPE = HubDataset(

@@ -265,6 +265,8 @@ def _convert_chunk(spec, split, hub_split, source, indices, image_of) -> dataset
             )
             cols["image"].append(_image_cell(converted["image"], spec, source_index))
             cols["question"].append(str(converted["question"]))
+            cols["context"].append(str(converted.get("context", "")))
+            cols["options"].append([str(o) for o in converted.get("options", [])])
             cols["answers"].append(answers)
             cols["task"].append(spec.name)
             cols["kind"].append(spec.kind)

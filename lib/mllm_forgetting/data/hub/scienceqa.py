@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, is_missing, letter, multiple_choice
+from .common import HubDataset, HubSplit, answered_row, letter
 
 # Schema: huggingface.co/datasets/lmms-lab/ScienceQA README dataset_info, config ScienceQA-IMG (image,
 # question, choices: sequence of strings, answer: int8 index, hint, ...; splits validation 2097,
@@ -12,14 +12,8 @@ from .common import HubDataset, HubSplit, is_missing, letter, multiple_choice
 def convert(row: dict) -> dict | None:
     if row["image"] is None:  # ScienceQA-IMG should hold none; keep the IMG promise anyway
         return None
-    hint = row["hint"]
-    stem = ("" if is_missing(hint) else f"Context: {str(hint).strip()}\n") + str(row["question"]).strip()
-    return {
-        "id": None,
-        "image": row["image"],
-        "question": multiple_choice(stem, list(row["choices"])),
-        "answers": [letter(row["answer"])],
-    }
+    return answered_row(None, row["image"], row["question"], [letter(row["answer"])], context=row["hint"],
+                        options=list(row["choices"]))
 
 
 SCIENCEQA = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import CAPTION_PROMPT, HubDataset, HubSplit, answered_row
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: huggingface.co/datasets/lmms-lab/TextCaps README dataset_info (question_id, question, image,
 # image_id, ..., caption_id, caption_str: sequence of reference captions, reference_strs; splits
@@ -10,8 +10,8 @@ from .common import CAPTION_PROMPT, HubDataset, HubSplit, answered_row
 # tasks/textcaps/utils.py (references = caption_str).
 
 
-def convert(row: dict) -> dict | None:
-    return answered_row(row["image_id"], row["image"], CAPTION_PROMPT, row["caption_str"])
+def convert(row: dict) -> dict | None:  # no question: the prompt template asks for the caption
+    return answered_row(row["image_id"], row["image"], "", row["caption_str"])
 
 
 TEXTCAPS = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, answered_row, short_answer
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: huggingface.co/datasets/lmms-lab/textvqa README dataset_info (image_id, question_id int32,
 # question, image, answers: sequence of 10 strings, ocr_tokens, ...; splits train 34602,
@@ -10,7 +10,7 @@ from .common import HubDataset, HubSplit, answered_row, short_answer
 
 
 def convert(row: dict) -> dict | None:
-    return answered_row(row["question_id"], row["image"], short_answer(row["question"]), row["answers"])
+    return answered_row(row["question_id"], row["image"], row["question"], row["answers"])
 
 
 TEXTVQA = HubDataset(

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from .common import SHORT_ANSWER, HubDataset, HubSplit, answered_row
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: huggingface.co/datasets/lmms-lab/VizWiz-VQA README dataset_info (question_id, image,
 # question, answers: sequence of 10 strings, category; splits val 4319, test 8000 unlabelled) and
 # lmms-eval tasks/vizwiz_vqa/utils.py.
 
-# LLaVA-1.5's VizWiz prompt adds the unanswerable hint before the short-answer instruction
-UNANSWERABLE_HINT = "\nWhen the provided information is insufficient, respond with 'Unanswerable'."
 
-
-def convert(row: dict) -> dict | None:
-    question = str(row["question"]).strip() + UNANSWERABLE_HINT + SHORT_ANSWER
-    return answered_row(row["question_id"], row["image"], question, row["answers"])
+def convert(row: dict) -> dict | None:  # the unanswerable hint is the prompt template's (prompts.py)
+    return answered_row(row["question_id"], row["image"], row["question"], row["answers"])
 
 
 VIZWIZ = HubDataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import HubDataset, HubSplit, answered_row, short_answer
+from .common import HubDataset, HubSplit, answered_row
 
 # Schema: huggingface.co/datasets/lmms-lab/VQAv2 README dataset_info (question_id int64, question,
 # answers = list of {answer, answer_confidence, answer_id}, image) and lmms-eval tasks/vqav2/utils.py.
@@ -17,9 +17,7 @@ def answer_strings(answers) -> list[str]:
 
 
 def convert(row: dict) -> dict | None:  # testdev/test rows carry no answers: skipped
-    return answered_row(
-        row["question_id"], row["image"], short_answer(row["question"]), answer_strings(row["answers"])
-    )
+    return answered_row(row["question_id"], row["image"], row["question"], answer_strings(row["answers"]))
 
 
 VQAV2 = HubDataset(

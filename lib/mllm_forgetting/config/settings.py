@@ -1,0 +1,267 @@
+"""The pipeline's config as typed objects: `load_config(mapping)` checks every key of config/*.yaml.
+
+Every option has one documented default here (config/README.md is generated from these classes and
+config/schema.yaml derived from them; tests keep both current). Method options live with their method
+(methods/<type>.py), a built backbone's `size` with its architecture (models/size.py). A mistake is a
+ConfigError naming the key and what is valid, raised before any job runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..cells import Cell
+from ..prompts import PROMPTS, PromptTemplate
+from ..training.settings import PretrainConfig, TrainingConfig
+from .typed import ConfigError, as_plain, build, option, unknown_key
+
+NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # backbone and method names become path components and wildcards
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitSizes:
+    """Rows per split of every task (null = the whole split, for hub data)."""
+
+    train: int | None = option("training rows per task", min=1)
+    val: int | None = option("validation rows per task (pre-training's zero-shot check)", min=1)
+    test: int | None = option("test rows per task (the tables' scores)", min=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """The prepared datasets: the generated benchmark or the paper's datasets from the hub."""
+
+    dir: str = option("prepared datasets directory (what <dir>.dvc versions)")
+    seed: int = option("seed of the generated benchmark and of the hub datasets' samples")
+    sizes: SplitSizes = option("rows per split")
+    pretrain_tasks: list[str] = option("tasks the backbones are pre-trained on and evaluated on")
+    target_tasks: list[str] = option("tasks a backbone can be tuned on")
+    source: Literal["generated", "hub"] = option("generated: the embedded benchmark; hub: real datasets", "generated")
+    image_size: int = option("image side of the generated benchmark, pixels", 32, min=8)
+
+    def __post_init__(self):
+        if self.source == "generated":
+            missing = [s for s in ("train", "val", "test") if getattr(self.sizes, s) is None]
+            if missing:
+                raise ConfigError(f"sizes: the generated benchmark needs a row count for every split; null for {missing}")
+        known = _task_kinds(self.source)
+        for key in ("pretrain_tasks", "target_tasks"):
+            for task in getattr(self, key):
+                if task not in known:
+                    raise ConfigError(f"{key}: unknown task {task!r} for source {self.source!r}; "
+                                      f"valid: {', '.join(sorted(known))}")
+            if not getattr(self, key):
+                raise ConfigError(f"{key} is empty")
+
+    @property
+    def tasks(self) -> list[str]:
+        return self.pretrain_tasks + [t for t in self.target_tasks if t not in self.pretrain_tasks]
+
+    def kind(self, task: str) -> str:
+        return _task_kinds(self.source)[task]
+
+
+def _task_kinds(source: str) -> dict[str, str]:
+    """task -> metric kind, for the generated benchmark or the hub adapters."""
+    if source == "generated":
+        from ..data.tasks import TASKS
+
+        return {name: spec.kind for name, spec in TASKS.items()}
+    from ..data.hub.registry import HUB_DATASETS
+
+    return {name: spec.kind for name, spec in HUB_DATASETS.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErankConfig:
+    """Effective rank (MDGD Eq. 4) of the image-token states."""
+
+    centre: bool = option("subtract the mean state first (Eq. 4 uses the uncentred matrix)", False)
+    variant: Literal["singular", "covariance"] = option(
+        "singular: Eq. 4's singular values; covariance: their squares (Diff-eRank style)", "singular"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationConfig:
+    """How a cell is scored: greedy answers on every pre-trained task and the target, and effective ranks."""
+
+    batch_size: int = option("questions per forward pass", min=1)
+    representation_layer: int = option(
+        "hidden layer of the image-token states (L_v, effective rank); -1 = last, as the paper", -1
+    )
+    erank: ErankConfig = option("effective-rank options", ErankConfig())
+    max_test_examples: int | None = option("score at most this many test questions per task (null = all)", None, min=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """A backbone's cluster request for each of its train and evaluate jobs."""
+
+    gpu: int = option("GPUs (sbatch --gpus when above 0)", 0, min=0)
+    mem_mb: int = option("memory, MB", 8000, min=1)
+    runtime: int = option("time limit, minutes", 120, min=1)
+    threads: int | None = option("CPU threads (null = the config's `threads`)", None, min=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackboneConfig:
+    """A backbone: built (architecture + size + pretrain: a tiny model the pipeline pre-trains) or a hub
+    checkpoint (hub_id: a published model fetch_backbone downloads)."""
+
+    connector: str = option("module path of the projector / resampler (tuned by fine-tune and MDGD)")
+    layers: str = option("module path of the language model's decoder layer list")
+    trainable_last_layers: int = option("tune this many last decoder layers (with the connector)", min=1)
+    lora_target_modules: str | list[str] = option("peft target_modules of the LoRA method: a regex or names")
+    prompt: str = option("prompt template: a name in prompts.PROMPTS or in the config's `prompts`")
+    architecture: str | None = option("built backbone: a key of models.registry.ARCHITECTURES", None)
+    size: dict[str, Any] | None = option("built backbone: widths and depths (its architecture's class in models/size.py)",
+                                         None)
+    pretrain: PretrainConfig | None = option("built backbone: pre-training settings", None)
+    hub_id: str | None = option("hub backbone: repository id, e.g. llava-hf/llava-1.5-7b-hf", None)
+    revision: str = option("hub backbone: revision (branch, tag or commit) fetched", "main")
+    trust_remote_code: bool = option("the checkpoint's modeling code lives in its hub repository", False)
+    dtype: Literal["float32", "bfloat16", "float16"] = option("weights and training precision", "float32")
+    gradient_checkpointing: bool = option("recompute activations in the backward pass (a 7B cell on one GPU)", False)
+    device_map: str | dict[str, Any] | None = option("accelerate placement over several GPUs, e.g. auto", None)
+    attn_implementation: str | None = option("e.g. sdpa or flash_attention_2 (null = transformers' default)", None)
+    image_resize: int | None = option("resize images to this square first (a fixed image-token count)", None, min=8)
+    pretrain_tasks: list[str] | None = option("this backbone's pre-trained tasks (null = data.pretrain_tasks)", None)
+    targets: list[str] | None = option("this backbone's target tasks (null = the config's `targets`)", None)
+    resources: Resources = option("cluster resources of its train and evaluate jobs", Resources())
+
+    def __post_init__(self):
+        built = [k for k in ("architecture", "size", "pretrain") if getattr(self, k) is not None]
+        if self.hub_id is None and len(built) != 3:
+            missing = sorted({"architecture", "size", "pretrain"} - set(built))
+            raise ConfigError(f"a built backbone needs architecture, size and pretrain (missing {missing}); "
+                              "a hub backbone needs hub_id")
+        if self.hub_id is not None and built:
+            raise ConfigError(f"a hub backbone (hub_id) takes no {', '.join(built)}")
+        if self.hub_id is not None and not re.fullmatch(r"[^/\s]+/[^/\s]+", self.hub_id):
+            raise ConfigError(f"hub_id must look like owner/name; got {self.hub_id!r}")
+
+    @property
+    def built(self) -> bool:
+        return self.hub_id is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlflowConfig:
+    experiment: str = option("MLflow experiment of every cell's run", "mllm-forgetting")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """config/config.yaml: data, backbones, methods, training, evaluation, seeds."""
+
+    data: DataConfig = option("the prepared datasets")
+    backbones: dict[str, BackboneConfig] = option("backbone name -> entry")
+    targets: list[str] = option("target tasks that get tuning cells (a backbone may set its own)")
+    methods: dict[str, Any] = option("cell name -> {type: <method type>, ...its options} (methods/<type>.py)")
+    training: TrainingConfig = option("how every tuning cell trains")
+    evaluation: EvaluationConfig = option("how every cell is scored")
+    seeds: list[int] = option("seeds of every tuning cell (mean and spread over them in the tables)")
+    threads: int = option("torch threads per job", 1, min=1)
+    checkpoint_every: int = option("a training cell saves its whole state every N steps; a rerun resumes (0 = never)",
+                                   50, min=0)
+    mlflow: MlflowConfig = option("tracking", MlflowConfig())
+    prompts: dict[str, PromptTemplate] = option("prompt templates besides the built-in ones (prompts.py)", {})
+
+    # ---------------------------------------------------------------- the grid
+
+    def targets_of(self, backbone: str) -> list[str]:
+        return self.backbones[backbone].targets or self.targets
+
+    def pretrain_tasks_of(self, backbone: str) -> list[str]:
+        return self.backbones[backbone].pretrain_tasks or self.data.pretrain_tasks
+
+    def grid(self) -> list[tuple[str, str]]:
+        """(backbone, target) pairs: each backbone with its own targets (the paper's Tables 1 and 2)."""
+        return [(b, t) for b in self.backbones for t in self.targets_of(b)]
+
+    def cells(self, backbone: str, target: str) -> list[Cell]:
+        return [Cell(backbone, target, m, s) for m in self.methods for s in self.seeds]
+
+    def prompt_of(self, backbone: str) -> PromptTemplate:
+        return {**PROMPTS, **self.prompts}[self.backbones[backbone].prompt]
+
+    def plain(self) -> dict:
+        """The config as data, every default filled in (what the cell specs are made of)."""
+        return as_plain(self)
+
+
+def load_config(mapping: dict) -> Config:
+    """The typed, checked config; ConfigError (one line: where, what, what is valid) on any mistake."""
+    from ..methods import METHODS  # every method module registered
+
+    config = build(Config, mapping, "")
+    methods = {name: _method_config(name, entry, METHODS) for name, entry in config.methods.items()}
+    backbones = {name: with_typed_size(name, b) for name, b in config.backbones.items()}
+    config = dataclasses.replace(config, methods=methods, backbones=backbones)
+    _check_grid(config)
+    return config
+
+
+def _method_config(name: str, entry, registry):
+    where = f"methods.{name}"
+    if not NAME.fullmatch(name):
+        raise ConfigError(f"{where}: a method name must be letters, digits, '_', '.', '-'")
+    if not isinstance(entry, dict) or "type" not in entry:
+        raise ConfigError(f"{where}: needs `type`, one of {', '.join(registry)}")
+    method_type = entry["type"]
+    if method_type not in registry:
+        raise ConfigError(f"{where}: {unknown_key(method_type, registry, 'method type')}")
+    return build(registry[method_type].config, {k: v for k, v in entry.items() if k != "type"}, where)
+
+
+def with_typed_size(name: str, backbone: BackboneConfig) -> BackboneConfig:
+    if not NAME.fullmatch(name):
+        raise ConfigError(f"backbones.{name}: a backbone name must be letters, digits, '_', '.', '-'")
+    if not backbone.built:
+        return backbone
+    from ..models.registry import ARCHITECTURES
+
+    if backbone.architecture not in ARCHITECTURES:
+        raise ConfigError(f"backbones.{name}: {unknown_key(backbone.architecture, ARCHITECTURES, 'architecture')}")
+    size = build(ARCHITECTURES[backbone.architecture].size, backbone.size, f"backbones.{name}.size")
+    return dataclasses.replace(backbone, size=size)
+
+
+def _check_grid(config: Config) -> None:
+    """Cross-references: each backbone's tasks are prepared and its prompt covers them."""
+    data = config.data
+    templates = {**PROMPTS}
+    for name in config.prompts:
+        if name in PROMPTS:
+            raise ConfigError(f"prompts.{name}: a built-in template has this name; choose another")
+    templates.update(config.prompts)
+    if not config.seeds:
+        raise ConfigError("seeds: give at least one seed")
+    for name, backbone in config.backbones.items():
+        where = f"backbones.{name}"
+        for target in config.targets_of(name):
+            if target not in data.target_tasks:
+                raise ConfigError(f"{where}: unknown target {target!r}; valid (data.target_tasks): "
+                                  f"{', '.join(data.target_tasks)}")
+        for task in config.pretrain_tasks_of(name):
+            if task not in data.pretrain_tasks:
+                raise ConfigError(f"{where}: pre-trained task {task!r} is not prepared; valid (data.pretrain_tasks): "
+                                  f"{', '.join(data.pretrain_tasks)}")
+        if backbone.prompt not in templates:
+            raise ConfigError(f"{where}: {unknown_key(backbone.prompt, templates, 'prompt template')}")
+        template = templates[backbone.prompt]
+        for task in config.pretrain_tasks_of(name) + config.targets_of(name):
+            try:
+                template.task_prompt(task, data.kind(task))
+            except ConfigError as err:
+                raise ConfigError(f"{where}: prompt {backbone.prompt!r}: {err}") from None
+        if backbone.built:
+            stages = backbone.pretrain.resolved_stages(config.pretrain_tasks_of(name))
+            for i, stage in enumerate(stages):
+                outside = sorted(set(stage["tasks"]) - set(config.pretrain_tasks_of(name)))
+                if outside:
+                    raise ConfigError(f"{where}.pretrain.stages[{i}]: tasks outside the pre-trained tasks: {outside}")

@@ -1,0 +1,98 @@
+"""Loading a backbone checkpoint, built or fetched from the hub, with its config entry's options.
+
+Both kinds of checkpoint are save_pretrained directories: a built backbone's, written by pre-training,
+and a hub backbone's, downloaded by fetch_backbone. A built one is checked against its config entry
+first, since transformers would load a checkpoint of another architecture or size as whatever it is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
+
+from ..config.settings import BackboneConfig
+
+# Remote-code models whose inputs do not follow processor(text=[...], images=[[...]]) -> model(**inputs).
+NO_INPUT_ADAPTER = {
+    "minicpmv": "MiniCPM-V-2's remote code processes one prompt per processor call and its forward takes a "
+    "`data=` dict (pixel_values lists, image_bound); the pipeline has no input adapter for it yet",
+}
+
+
+def check_checkpoint(path: str | Path, backbone: BackboneConfig) -> None:
+    """Refuse a checkpoint whose model type or size is not what a built backbone's entry makes. Hub entries
+    (no architecture) have nothing to compare; a missing checkpoint is load_backbone's to report."""
+    if backbone.architecture is None or not (Path(path) / "config.json").exists():
+        return
+    found = _read_config(path)
+    hint = "re-run this backbone's pretrain rule, or point at its own checkpoint"
+    if found.get("model_type") != backbone.architecture:
+        raise ValueError(
+            f"checkpoint {path} holds a model of type {found.get('model_type')!r}, but the backbone "
+            f"config expects architecture {backbone.architecture!r}; {hint}"
+        )
+    wrong = [
+        f"{key} {getattr(backbone.size, key)} (found {field} = {_field(found, field)})"
+        for key, field in backbone.size.CHECKPOINT_FIELDS.items()
+        if _field(found, field) != getattr(backbone.size, key)
+    ]
+    if wrong:
+        raise ValueError(
+            f"checkpoint {path} does not have the backbone config's size: expected {', '.join(wrong)}; {hint}"
+        )
+
+
+def load_backbone(path: str | Path, backbone: BackboneConfig):
+    """(model, processor) of a checkpoint directory, loaded with the entry's dtype, remote code, device map
+    and attention implementation. Remote-code models register only AutoModel, not the image-text class."""
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: run the step that writes it first (`snakemake {path}`: pretrain for a "
+            f"built backbone, fetch_backbone for a hub one)"
+        )
+    check_checkpoint(path, backbone)
+    kwargs = {"dtype": getattr(torch, backbone.dtype), "trust_remote_code": backbone.trust_remote_code}
+    if backbone.device_map is not None:
+        kwargs["device_map"] = backbone.device_map
+    if backbone.attn_implementation is not None:
+        kwargs["attn_implementation"] = backbone.attn_implementation
+    model_type = _read_config(path).get("model_type")
+    if model_type in NO_INPUT_ADAPTER:
+        raise NotImplementedError(f"{path}: {NO_INPUT_ADAPTER[model_type]}")
+    auto = AutoModel if backbone.trust_remote_code else AutoModelForImageTextToText
+    try:
+        model = auto.from_pretrained(path, **kwargs)
+    except SafetensorError as err:  # weights cut short (a full disk while saving) or overwritten
+        raise ValueError(_damaged(path, err)) from err
+    processor = AutoProcessor.from_pretrained(path, trust_remote_code=backbone.trust_remote_code)
+    if not callable(getattr(processor, "image_processor", None)) or not hasattr(processor, "tokenizer"):
+        raise TypeError(
+            f"{path}: the pipeline needs a processor with a tokenizer and an image processor; "
+            f"got {type(processor).__name__}"
+        )
+    return model, processor
+
+
+def _read_config(path: Path | str) -> dict:
+    try:
+        return json.loads((Path(path) / "config.json").read_text())
+    except ValueError as err:  # a truncated or overwritten config.json
+        raise ValueError(_damaged(path, err)) from err
+
+
+def _damaged(path, err: Exception) -> str:
+    return (
+        f"checkpoint {path} is damaged ({type(err).__name__}: {err}); delete it and rerun the step that wrote it "
+        f"(pretrain, fetch_backbone or the cell's train rule)"
+    )
+
+
+def _field(config: dict, dotted: str):
+    for part in dotted.split("."):
+        config = config.get(part) if isinstance(config, dict) else None
+    return config
