@@ -19,8 +19,14 @@ args = parser.parse_args()
 def main():
     from mllm_forgetting.reporting.aggregate import aggregate
 
-    aggregate([Path(c) for c in args.cells], Path(args.tables), Path(args.figures), args.backbone, args.target,
-              order=args.order)
+    aggregate(
+        [Path(c) for c in args.cells],
+        Path(args.tables),
+        Path(args.figures),
+        args.backbone,
+        args.target,
+        order=args.order,
+    )
 
 
 run(main, f"aggregate {args.backbone}/{args.target}")

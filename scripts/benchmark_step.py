@@ -2,7 +2,8 @@
 """Step time, peak memory and passes of every training method of a config, on each of its built backbones.
 
 Prints a table per backbone and, last, one JSON line with each method's ratios to the reference method.
---methods adds entries (YAML, as under `methods:`), e.g. '{mdgd_sequential: {type: mdgd, schedule: sequential}}'.
+--methods adds entries (YAML, as under `methods:`), e.g.
+'{mdgd_sequential: {type: mdgd, schedule: sequential}}'.
 """
 
 import argparse
@@ -10,13 +11,16 @@ import json
 import warnings
 
 import yaml
-
 from mllm_forgetting.cli import run
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--config", default="config/config.yaml", help="backbones (built ones), methods and data dir")
+parser.add_argument(
+    "--config", default="config/config.yaml", help="backbones (built ones), methods and data dir"
+)
 parser.add_argument("--backbones", nargs="*", help="default: every built backbone of the config")
-parser.add_argument("--methods", type=yaml.safe_load, default={}, help="more method entries to time (YAML mapping)")
+parser.add_argument(
+    "--methods", type=yaml.safe_load, default={}, help="more method entries to time (YAML mapping)"
+)
 parser.add_argument("--reference", default="finetune", help="the method the ratios are taken against")
 parser.add_argument("--task", help="the training split timed (default: each backbone's last target)")
 parser.add_argument("--batch-size", type=int, default=32)
@@ -35,10 +39,18 @@ def main():
     names = args.backbones or [n for n, b in config.backbones.items() if b.built]
     summary = []
     for name in names:
-        result = benchmark_backbone(name, config.backbones[name], config.prompt_of(name), config.methods,
-                                    config.data.dir, task=args.task or config.targets_of(name)[-1],
-                                    representation_layer=config.evaluation.representation_layer,
-                                    batch_size=args.batch_size, steps=args.steps, threads=args.threads)
+        result = benchmark_backbone(
+            name,
+            config.backbones[name],
+            config.prompt_of(name),
+            config.methods,
+            config.data.dir,
+            task=args.task or config.targets_of(name)[-1],
+            representation_layer=config.evaluation.representation_layer,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            threads=args.threads,
+        )
         print(format_table(result, args.reference) + "\n", flush=True)
         summary.append(ratios(result, args.reference))
     print(json.dumps(summary))

@@ -1,15 +1,16 @@
 #!/usr/bin/env python
-"""Estimate GPU hours and peak memory per cell of a hub-backbone config (a model of the cost, not a measurement)."""
+"""Estimate GPU hours and peak memory per cell of a hub-backbone config (a cost model, not a measurement)."""
 
 import argparse
 
 import yaml
-
 from mllm_forgetting.cli import run
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--config", default="config/paper.yaml")
-parser.add_argument("--peak-tflops", type=float, default=312.0, help="GPU bf16 peak (A100: 312, H100 SXM: 989)")
+parser.add_argument(
+    "--peak-tflops", type=float, default=312.0, help="GPU bf16 peak (A100: 312, H100 SXM: 989)"
+)
 parser.add_argument("--mfu", type=float, default=0.35, help="fraction of the peak a training step reaches")
 args = parser.parse_args()
 
@@ -20,8 +21,10 @@ def main():
 
     config = load_config(yaml.safe_load(open(args.config)))
     training, rate = config.training, args.peak_tflops * 1e12 * args.mfu
-    print(f"{args.config}: {training.steps} steps x batch {training.batch_size}; "
-          f"GPU at {args.peak_tflops:g} TFLOP/s x MFU {args.mfu:g}\n")
+    print(
+        f"{args.config}: {training.steps} steps x batch {training.batch_size}; "
+        f"GPU at {args.peak_tflops:g} TFLOP/s x MFU {args.mfu:g}\n"
+    )
     print("| backbone | method | train GPU h | evaluate GPU h | peak memory GB |")
     print("|---|---|---:|---:|---:|")
     for name, backbone in config.backbones.items():
@@ -33,8 +36,11 @@ def main():
         for method, method_config in config.methods.items():
             steps = training.with_overrides(method_config.training)
             cost = cell_cost(shape, method_config.method_type, steps.steps, steps.batch_size, eval_examples)
-            print(f"| {name} | {method} | {cost.train_flops / rate / 3600:.2f} | {cost.eval_flops / rate / 3600:.2f} "
-                  f"| {cost.memory_gb:.0f} |")
+            print(
+                f"| {name} | {method} | {cost.train_flops / rate / 3600:.2f} "
+                f"| {cost.eval_flops / rate / 3600:.2f} "
+                f"| {cost.memory_gb:.0f} |"
+            )
 
 
 run(main, "estimate_cost")

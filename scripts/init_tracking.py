@@ -8,8 +8,10 @@ from mllm_forgetting.cli import run
 from mllm_forgetting.tracking import init_store, tracking_uri
 
 parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--results", default="results")
-parser.add_argument("--experiment", default="mllm-forgetting")
+parser.add_argument(
+    "--results", required=True, help="results directory (the SQLite store unless MLFLOW_TRACKING_URI)"
+)
+parser.add_argument("--experiment", required=True, help="MLflow experiment (the config's mlflow.experiment)")
 parser.add_argument("--marker", required=True, help="file written when the store is ready")
 args = parser.parse_args()
 

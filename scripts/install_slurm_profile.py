@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Install the repository's SLURM profile as your `slurm` Snakemake profile, so that `snakemake --profile slurm`
-finds it from the repository root.
+"""Install the repository's SLURM profile as your `slurm` Snakemake profile, so that
+`snakemake --profile slurm` finds it from the repository root.
 
-    python3 scripts/install_slurm_profile.py                       # account/partition from $SLURM_ACCOUNT/$SLURM_PARTITION
+    python3 scripts/install_slurm_profile.py        # account/partition from $SLURM_ACCOUNT/$SLURM_PARTITION
     python3 scripts/install_slurm_profile.py --account A --partition P   # fixed values instead
 
 Writes $XDG_CONFIG_HOME/snakemake/slurm/profile.yaml (~/.config/... when XDG_CONFIG_HOME is unset), or under
@@ -22,7 +22,7 @@ SOURCE = REPO / "workflow" / "profiles" / "slurm" / "profile.yaml"
 
 
 def default_dest() -> Path:
-    # what platformdirs (Snakemake's user_config_dir) resolves on Linux; an empty XDG_CONFIG_HOME counts as unset
+    # what platformdirs (Snakemake's user_config_dir) resolves on Linux; an empty XDG_CONFIG_HOME is unset
     config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(config_home) / "snakemake" / "slurm"
 
@@ -33,7 +33,7 @@ def render(text: str, account: str | None, partition: str | None) -> str:
         if value is None:
             continue
         pattern = re.compile(rf'^(\s*- {name} = )os\.environ\.get\("SLURM_{name.upper()}", ""\)$', re.M)
-        text, n = pattern.subn(lambda m: m.group(1) + repr(value), text)
+        text, n = pattern.subn(lambda m, value=value: m.group(1) + repr(value), text)
         if n != 1:
             sys.exit(f"error: cannot find the '{name} = os.environ.get(...)' line in {SOURCE}")
     return text

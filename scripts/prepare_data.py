@@ -1,14 +1,9 @@
 #!/usr/bin/env python
-"""Prepare every task (train/val/test) as Hugging Face datasets on disk: the generated benchmark or hub datasets."""
+"""Prepare every task (train/val/test) as Hugging Face datasets on disk: generated, or hub datasets."""
 
-import argparse
+from mllm_forgetting.cli import parse_args, run
 
-from mllm_forgetting.cli import run
-
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--spec", required=True, help="the config's `data` block as JSON (what the rule passes)")
-parser.add_argument("--out", required=True, help="datasets directory (the one DVC versions)")
-args = parser.parse_args()
+args = parse_args(__doc__, "spec", "out")
 
 
 def main():

@@ -1,28 +1,28 @@
 #!/usr/bin/env python
-"""Build a backbone from its config and pre-train it on the pre-trained tasks (the paper's phi)."""
+"""Build a backbone from its config and pre-train it on the pre-trained tasks (the paper's phi).
 
-import argparse
+Each stage checkpoints under --state-dir, so a killed run resumes from it; the state is removed once phi
+is saved."""
+
 import json
 
-from mllm_forgetting.cli import run, spec_context
+from mllm_forgetting.cli import parse_args, run, spec_context
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--spec", required=True, help="the backbone's PretrainSpec as JSON (what the pretrain rule passes)")
-parser.add_argument("--data", required=True, help="prepared datasets directory")
-parser.add_argument("--out", required=True, help="checkpoint directory to write")
-parser.add_argument("--state-dir", required=True, help="where each stage checkpoints (a rerun resumes from it)")
-parser.add_argument("--threads", type=int, required=True)
-parser.add_argument("--checkpoint-every", type=int, required=True, help="steps between checkpoints (0: never)")
-args = parser.parse_args()
+args = parse_args(__doc__, "spec", "data", "out", "state-dir", "threads", "checkpoint-every")
 
 
 def main():
     from mllm_forgetting.spec import PretrainSpec, from_json
     from mllm_forgetting.steps.pretrain import pretrain
 
-    spec = from_json(PretrainSpec, args.spec)
-    summary = pretrain(spec, data_dir=args.data, out_dir=args.out, threads=args.threads, state_dir=args.state_dir,
-                       checkpoint_every=args.checkpoint_every)
+    summary = pretrain(
+        from_json(PretrainSpec, args.spec),
+        data_dir=args.data,
+        out_dir=args.out,
+        threads=args.threads,
+        state_dir=args.state_dir,
+        checkpoint_every=args.checkpoint_every,
+    )
     print(json.dumps(summary))
 
 

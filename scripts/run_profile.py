@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Where the last pipeline run's time went: job-seconds per rule (training per method) from results/benchmarks."""
+"""Where the last run's time went: job-seconds per rule (training per method) from results/benchmarks."""
 
 import argparse
 

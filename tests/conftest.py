@@ -22,8 +22,11 @@ def smoke_config(edit=None):
     return load_config(raw)
 
 
-def train_spec_for(backbone="tiny-llava", method="finetune", *, target="okvqa", seed=0, entry=None, training=None):
-    """The TrainSpec of a smoke cell; `entry` replaces (or adds) the method's entry, `training` updates the block."""
+def train_spec_for(
+    backbone="tiny-llava", method="finetune", *, target="okvqa", seed=0, entry=None, training=None
+):
+    """The TrainSpec of a smoke cell; `entry` replaces (or adds) the method's entry, `training` updates
+    the training block."""
     from mllm_forgetting.cells import Cell
     from mllm_forgetting.spec import train_spec
 
@@ -35,9 +38,11 @@ def train_spec_for(backbone="tiny-llava", method="finetune", *, target="okvqa", 
     return train_spec(smoke_config(edit), Cell(backbone, target, method, seed))
 
 
-def evaluate_spec_for(backbone="tiny-llava", method="finetune", *, target="okvqa", seed=0, pretrain_tasks=None,
-                      evaluation=None):
-    """The EvaluateSpec of a smoke cell; `pretrain_tasks` / `evaluation` override the backbone's / the block."""
+def evaluate_spec_for(
+    backbone="tiny-llava", method="finetune", *, target="okvqa", seed=0, pretrain_tasks=None, evaluation=None
+):
+    """The EvaluateSpec of a smoke cell; `pretrain_tasks` / `evaluation` override the backbone's tasks /
+    the evaluation block."""
     import dataclasses
 
     from mllm_forgetting.cells import Cell

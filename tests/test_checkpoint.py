@@ -92,7 +92,7 @@ def test_another_backbone_is_an_error_and_another_configuration_is_discarded(tmp
             tmp_path, every=2, fingerprint={**FINGERPRINT, "backbone": "tiny-resampler"}
         ).load_latest()
     changed = Checkpointer(tmp_path, every=2, fingerprint={**FINGERPRINT, "training": {"lr": 0.01}})
-    with pytest.warns(UserWarning, match=r"another configuration \(differs in training\)"):
+    with pytest.warns(UserWarning, match=r"another configuration \(differs in training\.lr\)"):
         assert changed.load_latest() is None
     assert not list(tmp_path.glob("step-*"))
 

@@ -24,53 +24,103 @@ def error_of(edit) -> str:
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda c: c["methods"]["mdgd_gm_0.5"].update(alhpa=0.5),
-         "methods.mdgd_gm_0.5: unknown option 'alhpa' (did you mean 'alpha'? valid: label, training, align, scope, "
-         "schedule, alpha)"),
-        (lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=0),
-         "methods.mdgd_gm_0.5: alpha must be in (0, 1]; got 0"),
-        (lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=1.5),
-         "methods.mdgd_gm_0.5: alpha must be in (0, 1]; got 1.5"),
-        (lambda c: c["training"].update(lr="1e-3"),
-         "training: lr must be a number; got '1e-3' (a string) (YAML reads 1e-3 as text; write it with a decimal "
-         "point, e.g. 1.0e-3)"),
-        (lambda c: c["training"].update(schedule="cosin"),
-         "training: schedule must be one of 'constant', 'constant_with_warmup', 'linear', 'cosine', "
-         "'cosine_with_restarts', 'polynomial', 'inverse_sqrt'; got 'cosin' (a string)"),
-        (lambda c: c["methods"]["mdgd"].update(schedule="lazy"),
-         "methods.mdgd: schedule must be one of 'joint', 'sequential'; got 'lazy' (a string)"),
-        (lambda c: c["methods"]["finetune"].update(training={"stpes": 3}),
-         "methods.finetune.training: unknown option 'stpes' (did you mean 'steps'? valid: batch_size, lr, "
-         "weight_decay, warmup_steps, schedule, grad_clip, log_every, steps)"),
-        (lambda c: c["methods"]["lora"].update(type="lora2"),
-         "methods.lora: unknown method type 'lora2' (did you mean 'lora'? valid: zero_shot, finetune, lora, mdgd, "
-         "mdgd_gm)"),
+        (
+            lambda c: c["methods"]["mdgd_gm_0.5"].update(alhpa=0.5),
+            "methods.mdgd_gm_0.5: unknown option 'alhpa' (did you mean 'alpha'? valid: label, "
+            "training, align, scope, "
+            "schedule, alpha)",
+        ),
+        (
+            lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=0),
+            "methods.mdgd_gm_0.5: alpha must be in (0, 1]; got 0",
+        ),
+        (
+            lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=1.5),
+            "methods.mdgd_gm_0.5: alpha must be in (0, 1]; got 1.5",
+        ),
+        (
+            lambda c: c["training"].update(lr="1e-3"),
+            "training: lr must be a number; got '1e-3' (a string) (YAML reads 1e-3 as text; write it "
+            "with a decimal "
+            "point, e.g. 1.0e-3)",
+        ),
+        (
+            lambda c: c["training"].update(schedule="cosin"),
+            "training: schedule must be one of 'constant', 'constant_with_warmup', 'linear', 'cosine', "
+            "'cosine_with_restarts', 'polynomial', 'inverse_sqrt'; got 'cosin' (a string)",
+        ),
+        (
+            lambda c: c["methods"]["mdgd"].update(schedule="lazy"),
+            "methods.mdgd: schedule must be one of 'joint', 'sequential'; got 'lazy' (a string)",
+        ),
+        (
+            lambda c: c["methods"]["finetune"].update(training={"stpes": 3}),
+            "methods.finetune.training: unknown option 'stpes' (did you mean 'steps'? valid: batch_size, lr, "
+            "weight_decay, warmup_steps, schedule, grad_clip, log_every, steps)",
+        ),
+        (
+            lambda c: c["methods"]["lora"].update(type="lora2"),
+            "methods.lora: unknown method type 'lora2' (did you mean 'lora'? valid: zero_shot, "
+            "finetune, lora, mdgd, "
+            "mdgd_gm)",
+        ),
         (lambda c: c["methods"]["lora"].update(r=0), "methods.lora: r must be >= 1; got 0"),
-        (lambda c: c["backbones"]["tiny-llava"].update(architecture="llama"),
-         "backbones.tiny-llava: unknown architecture 'llama' (did you mean 'llava'? valid: llava, idefics2, qwen2_vl)"),
-        (lambda c: c["backbones"]["tiny-llava"]["size"].update(vision_hiden=8),
-         "backbones.tiny-llava.size: unknown option 'vision_hiden' (did you mean 'vision_hidden'? valid: "
-         "vision_hidden, vision_layers, text_hidden, text_layers, heads, image_size, patch_size, max_positions)"),
-        (lambda c: c["backbones"]["tiny-llava"].update(prompt="wrods"),
-         "backbones.tiny-llava: unknown prompt template 'wrods' (did you mean 'words'? valid: words, llava_1_5)"),
-        (lambda c: c["backbones"]["tiny-llava"].update(hub_id="llava-hf/llava-1.5-7b-hf"),
-         "backbones.tiny-llava: a hub backbone (hub_id) takes no architecture, size, pretrain"),
-        (lambda c: c.update(targets=["flickr"]),
-         "backbones.tiny-llava: unknown target 'flickr'; valid (data.target_tasks): caption, okvqa"),
-        (lambda c: c["data"].update(pretrain_tasks=["vqa", "gqaa"]),
-         "data: pretrain_tasks: unknown task 'gqaa' for source 'generated'; valid: caption, gqa, mmbench, okvqa, "
-         "pope, sqa, textvqa, vizwiz, vqa"),
-        (lambda c: c["training"].pop("steps"), "training: missing required option 'steps' (optimizer steps per cell)"),
-        (lambda c: c.update(unknown_key=1), "config: unknown option 'unknown_key' (valid: data, backbones, targets, "
-                                            "methods, training, evaluation, seeds, threads, checkpoint_every, mlflow, "
-                                            "prompts)"),
-        (lambda c: c["evaluation"]["erank"].update(variant="cov"),
-         "evaluation.erank: variant must be one of 'singular', 'covariance'; got 'cov' (a string)"),
-        (lambda c: c["backbones"]["tiny-llava"]["pretrain"].update(stages=[{"tasks": ["caption"], "steps": 1}]),
-         "backbones.tiny-llava.pretrain.stages[0]: tasks outside the pre-trained tasks: ['caption']"),
-        (lambda c: c["backbones"]["tiny-llava"]["pretrain"].update(steps=5),
-         "backbones.tiny-llava.pretrain: give either steps (one stage on all pre-trained tasks) or stages, not both "
-         "or neither"),
+        (
+            lambda c: c["backbones"]["tiny-llava"].update(architecture="llama"),
+            "backbones.tiny-llava: unknown architecture 'llama' (did you mean 'llava'? valid: llava, "
+            "idefics2, qwen2_vl)",
+        ),
+        (
+            lambda c: c["backbones"]["tiny-llava"]["size"].update(vision_hiden=8),
+            "backbones.tiny-llava.size: unknown option 'vision_hiden' (did you mean 'vision_hidden'? valid: "
+            "vision_hidden, vision_layers, text_hidden, text_layers, heads, image_size, patch_size, "
+            "max_positions)",
+        ),
+        (
+            lambda c: c["backbones"]["tiny-llava"].update(prompt="wrods"),
+            "backbones.tiny-llava: unknown prompt template 'wrods' (did you mean 'words'? valid: "
+            "words, llava_1_5)",
+        ),
+        (
+            lambda c: c["backbones"]["tiny-llava"].update(hub_id="llava-hf/llava-1.5-7b-hf"),
+            "backbones.tiny-llava: a hub backbone (hub_id) takes no architecture, size, pretrain",
+        ),
+        (
+            lambda c: c.update(targets=["flickr"]),
+            "backbones.tiny-llava: unknown target 'flickr'; valid (data.target_tasks): caption, okvqa",
+        ),
+        (
+            lambda c: c["data"].update(pretrain_tasks=["vqa", "gqaa"]),
+            "data: pretrain_tasks: unknown task 'gqaa' for source 'generated'; valid: caption, gqa, "
+            "mmbench, okvqa, "
+            "pope, sqa, textvqa, vizwiz, vqa",
+        ),
+        (
+            lambda c: c["training"].pop("steps"),
+            "training: missing required option 'steps' (optimizer steps per cell)",
+        ),
+        (
+            lambda c: c.update(unknown_key=1),
+            "config: unknown option 'unknown_key' (valid: data, backbones, targets, "
+            "methods, training, evaluation, seeds, threads, checkpoint_every, mlflow, "
+            "prompts)",
+        ),
+        (
+            lambda c: c["evaluation"]["erank"].update(variant="cov"),
+            "evaluation.erank: variant must be one of 'singular', 'covariance'; got 'cov' (a string)",
+        ),
+        (
+            lambda c: c["backbones"]["tiny-llava"]["pretrain"].update(
+                stages=[{"tasks": ["caption"], "steps": 1}]
+            ),
+            "backbones.tiny-llava.pretrain.stages[0]: tasks outside the pre-trained tasks: ['caption']",
+        ),
+        (
+            lambda c: c["backbones"]["tiny-llava"]["pretrain"].update(steps=5),
+            "backbones.tiny-llava.pretrain: give either steps (one stage on all pre-trained tasks) "
+            "or stages, not both "
+            "or neither",
+        ),
     ],
 )
 def test_a_config_mistake_is_one_line_naming_entry_key_and_choices(edit, expected):
@@ -85,7 +135,10 @@ def test_every_shipped_config_loads():
 def test_defaults_fill_what_an_entry_leaves_out():
     config = smoke_config()
     assert config.methods["mdgd"].align is True and config.methods["mdgd"].scope == "tensor"
-    assert config.methods["mdgd_no_align"].align is False and config.methods["mdgd_no_align"].method_type == "mdgd"
+    assert (
+        config.methods["mdgd_no_align"].align is False
+        and config.methods["mdgd_no_align"].method_type == "mdgd"
+    )
     assert config.methods["lora"].lora_dropout == 0.0
     assert config.checkpoint_every == 2 and config.training.grad_clip == 1.0
 
@@ -104,7 +157,8 @@ def test_the_workflow_stops_on_a_config_mistake_with_that_one_line(tmp_path):
     proc = snakemake(["-n", "--configfile", "config/bad.yaml"], cwd=work, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        "error: methods.mdgd_gm_0.5: unknown option 'alhpa' (did you mean 'alpha'? valid: label, training, align, "
+        "error: methods.mdgd_gm_0.5: unknown option 'alhpa' (did you mean 'alpha'? valid: label, "
+        "training, align, "
         "scope, schedule, alpha)"
     ]
 
@@ -121,15 +175,17 @@ def test_cli_and_config_loading_import_no_torch():
         "    config = load_config(yaml.safe_load(open(path)))\n"
         "    b, t = config.grid()[0]\n"
         "    to_json(train_spec(config, Cell(b, t, list(config.methods)[-1], 0)))\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'datasets', 'peft'})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', "
+        "'datasets', 'peft'})\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_schema_and_reference_are_derived_from_the_code():
-    proc = subprocess.run([sys.executable, "-m", "mllm_forgetting.config.reference"], cwd=REPO, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mllm_forgetting.config.reference"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, f"{proc.stdout}run: python -m mllm_forgetting.config.reference --write"
 
 
@@ -140,7 +196,9 @@ def test_the_schema_accepts_what_the_typed_config_accepts_and_names_the_method_t
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     for path in CONFIGS:
         jsonschema.validate(yaml.safe_load((REPO / path).read_text()), schema)
-    assert schema["properties"]["methods"]["additionalProperties"]["properties"]["type"]["enum"] == list(METHODS)
+    assert schema["properties"]["methods"]["additionalProperties"]["properties"]["type"]["enum"] == list(
+        METHODS
+    )
 
 
 def test_every_schedule_is_one_transformers_builds():
@@ -152,7 +210,9 @@ def test_every_schedule_is_one_transformers_builds():
 
     for name in typing.get_args(Schedule):
         optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        get_scheduler(name, optimizer, num_warmup_steps=1, num_training_steps=4).step()
+        scheduler = get_scheduler(name, optimizer, num_warmup_steps=1, num_training_steps=4)
+        optimizer.step()
+        scheduler.step()
 
 
 def test_every_size_key_says_where_it_lands_in_config_json():
@@ -164,7 +224,10 @@ def test_every_size_key_says_where_it_lands_in_config_json():
         keys = {f.name for f in dataclasses.fields(architecture.size)}
         mapped = set(architecture.size.CHECKPOINT_FIELDS)
         assert mapped <= keys, name
-        assert keys - mapped <= {"image_size"}, (name, keys - mapped)  # Qwen2-VL: the processor's pixel budget
+        assert keys - mapped <= {"image_size"}, (
+            name,
+            keys - mapped,
+        )  # Qwen2-VL: the processor's pixel budget
 
 
 def test_a_spec_survives_its_json_and_leaves_out_resources():

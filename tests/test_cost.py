@@ -25,7 +25,9 @@ def test_mdgd_costs_two_forwards_and_four_backwards():
     # 2 * 20 + 4 * (recompute 16 + activation grads 16 + weight grads 4) = 184 per token
     assert train_step_flops(TOY, "mdgd", batch=1) == 3 * 184
     assert train_step_flops(TOY, "mdgd", batch=1, checkpointing=False) == 3 * (40 + 4 * 20)
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(
+        ValueError, match="unknown method type .sgd.; valid: zero_shot, finetune, lora, mdgd, mdgd_gm"
+    ):
         train_step_flops(TOY, "sgd", batch=1)
 
 

@@ -6,20 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mllm_forgetting.data import (
-    FACTS,
-    KINDS,
-    TASKS,
-    build_benchmark,
-    load_split,
-    read_vocabulary,
-    scenes,
-    tasks,
-)
+from mllm_forgetting.data import scenes, tasks
+from mllm_forgetting.data.benchmark import build_benchmark, load_split, read_vocabulary
 from mllm_forgetting.data.scenes import Obj
+from mllm_forgetting.data.tasks import FACTS, TASKS
+from mllm_forgetting.metrics import KINDS
+from mllm_forgetting.prompts import WORDS
 
 SIZES = {"train": 40, "val": 10, "test": 20}
-COLUMNS = ["id", "image", "question", "answers", "task", "kind"]
+COLUMNS = ["id", "image", "question", "context", "options", "answers", "task", "kind"]
+TEXT = r"[a-z0-9]+( [a-z0-9]+)*"
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +38,9 @@ def rows(bench, task):
         yield from load_split(bench, task, split)
 
 
-def options(question: str) -> list[str]:
+def options(text: str) -> list[str]:
     """Option letters written inline after the word 'options' ('... options a red b blue')."""
-    words = question.split()
+    words = text.split()
     tail = words[words.index("options") + 1 :]
     return [w for w in tail if len(w) == 1 and w in "abcd"]
 
@@ -69,16 +65,23 @@ def test_schema_and_text_rules(bench):
                 assert ex["id"] == f"{task}-{split}-{i:05d}"
                 assert ex["task"] == task and ex["kind"] == spec.kind
                 assert ex["image"].size == (32, 32) and ex["image"].mode == "RGB"
-                assert len(ex["question"].split()) <= 20
+                assert len(WORDS.user_text(ex).split()) <= 20  # what the tiny backbones read
+                assert ex["context"] == ""  # the generated tasks state everything in the question
+                assert bool(ex["options"]) == (spec.kind == "multiple_choice")
                 if spec.kind == "caption":
+                    assert ex["question"] == ""  # the prompt template asks
+                    assert WORDS.user_text(ex) == "describe the image"
                     assert 3 <= len(ex["answers"]) <= 5 and len(set(ex["answers"])) == len(ex["answers"])
                     assert all(len(a.split()) <= 12 for a in ex["answers"])
                 else:  # one word; gqa names an object by colour and shape
                     assert len(ex["answers"]) == 1 and len(ex["answers"][0].split()) == (
                         2 if task == "gqa" else 1
                     )
-                for text in [ex["question"], *ex["answers"]]:
-                    assert re.fullmatch(r"[a-z0-9]+( [a-z0-9]+)*", text), text
+                if spec.kind != "caption":
+                    assert re.fullmatch(TEXT, ex["question"]), ex["question"]
+                for text in [*ex["options"], *ex["answers"]]:
+                    assert re.fullmatch(TEXT, text), text
+                assert re.fullmatch(TEXT, WORDS.user_text(ex)), WORDS.user_text(ex)
 
 
 def test_pope_balanced_and_vizwiz_half_degraded(bench):
@@ -92,8 +95,11 @@ def test_pope_balanced_and_vizwiz_half_degraded(bench):
 def test_multiple_choice_answers_are_listed_letters(bench):
     for task in ("sqa", "mmbench"):
         for ex in rows(bench, task):
-            letters = options(ex["question"])
-            assert letters == list("abcd"[: len(letters)])
+            letters = list("abcd"[: len(ex["options"])])
+            # the tiny backbones read the options inline, as the data held them before prompts were templates
+            written = " ".join(f"{letter} {option}" for letter, option in zip(letters, ex["options"]))
+            assert WORDS.user_text(ex) == f"{ex['question']} options {written}"
+            assert options(WORDS.user_text(ex)) == letters
             assert len(letters) == 4 if task == "mmbench" else len(letters) in (2, 3)
             assert ex["answers"][0] in letters
 
@@ -110,10 +116,14 @@ def test_unknown_task_and_missing_data(tmp_path):
 def test_vocabulary_covers_all_text(bench):
     vocab = read_vocabulary(bench)
     assert vocab == sorted(set(vocab))
-    words = {
-        w for t in TASKS for ex in rows(bench, t) for s in [ex["question"], *ex["answers"]] for w in s.split()
-    }
+    examples = [ex for t in TASKS for ex in rows(bench, t)]
+    texts = [[ex["question"], ex["context"], *ex["options"], *ex["answers"]] for ex in examples]
+    words = {w for row in texts for s in row for w in s.split()}
     assert words == set(vocab)
+    # a built backbone's vocabulary (the data's words + its template's) covers every prompt it reads
+    read = {w for ex in examples for w in WORDS.user_text(ex).split()}
+    assert read <= set(vocab) | set(WORDS.words())
+    assert not read <= set(vocab)  # the template's own words ("options", "describe") are not data
 
 
 def test_digit_scans_disjoint_between_splits(monkeypatch):
@@ -126,12 +136,13 @@ def test_digit_scans_disjoint_between_splits(monkeypatch):
 
 
 def test_okvqa_follows_fact_table(bench):
-    for relation, (template, attr, table) in FACTS.items():
+    for template, attr, table in FACTS.values():
         assert set(table) == set(scenes.COLORS if attr == "color" else scenes.SHAPES)  # covers all values
         for value, answer in table.items():  # a single-object scene pins down the expected fact
             o = Obj("circle" if attr == "color" else value, value if attr == "color" else "red", 0)
             asked = [tasks.qa_okvqa(np.random.default_rng(seed), [o]) for seed in range(30)]
-            hits = [a for q, a in asked if q == template.format(shape=o.shape, color=o.color)]
+            assert all(opts == [] for _, _, opts in asked)  # an open question: no options
+            hits = [a for q, a, _ in asked if q == template.format(shape=o.shape, color=o.color)]
             assert hits and all(a == answer for a in hits)
     for ex in rows(bench, "okvqa"):  # built rows: answer belongs to the relation the question asks
         rel = next(r for r, (t, _, _) in FACTS.items() if ex["question"].startswith(t.split("{")[0]))

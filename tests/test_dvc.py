@@ -1,5 +1,6 @@
-"""DVC versions the prepared datasets: data.dvc matches a regeneration, and a remote round trip is lossless."""
+"""DVC versions the prepared datasets: data.dvc matches a regeneration, a remote round trip is lossless."""
 
+import dataclasses
 import hashlib
 import shutil
 import subprocess
@@ -8,18 +9,20 @@ from pathlib import Path
 
 import yaml
 from conftest import REPO
-from mllm_forgetting.data import build_benchmark
+from mllm_forgetting.config.settings import load_config
+from mllm_forgetting.data.benchmark import build_benchmark
 
 
 def test_regenerated_data_hashes_to_what_data_dvc_records(tmp_path):
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())["data"]
+    data = load_config(yaml.safe_load((REPO / "config/config.yaml").read_text())).data
     recorded = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
+    assert recorded["path"] == data.dir
     build_benchmark(
         tmp_path / recorded["path"],
-        cfg["pretrain_tasks"] + cfg["target_tasks"],
-        cfg["sizes"],
-        seed=cfg["seed"],
-        image_size=cfg["image_size"],
+        data.tasks,
+        dataclasses.asdict(data.sizes),
+        seed=data.seed,
+        image_size=data.image_size,
         progress=False,
     )
     dvc = [str(Path(sys.executable).parent / "dvc")]

@@ -3,6 +3,9 @@
 Each fixture reproduces its hub dataset's real column names and feature types (the sources are
 named in each adapter module); tiny generated images carry their row number in the red channel,
 so a test can tell which source image landed where. No network: the loader is injected.
+
+Rows hold content only (question, context, options, answers); the text a model reads is the LLaVA-1.5
+template's rendering of a row, which must stay exactly what LLaVA-1.5's evaluation prompts are.
 """
 
 from __future__ import annotations
@@ -13,15 +16,26 @@ from pathlib import Path
 
 import datasets
 import pytest
-from mllm_forgetting.data import FEATURES, load_split
-from mllm_forgetting.data.hub import HUB_DATASETS, prepare_hub_tasks
-from mllm_forgetting.data.hub.common import CAPTION_PROMPT, OPTION_LETTER, SHORT_ANSWER
+from mllm_forgetting.data.benchmark import FEATURES, load_split
+from mllm_forgetting.data.hub.prepare import prepare_hub_tasks
+from mllm_forgetting.data.hub.registry import HUB_DATASETS
+from mllm_forgetting.prompts import LLAVA_1_5
 from PIL import Image
 
 S, I8, I32, I64, BOOL = (datasets.Value(t) for t in ("string", "int8", "int32", "int64", "bool"))
 STRINGS = datasets.List(S)
 IMAGE = datasets.Image()
 SIZES = {"train": 2, "val": 2, "test": 3}
+
+# The prompt suffixes of LLaVA-1.5's evaluation (scripts/v1_5/eval, as mirrored by lmms-eval).
+SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
+OPTION_LETTER = "\nAnswer with the option's letter from the given choices directly."
+CAPTION_PROMPT = "Provide a one-sentence caption for the provided image."
+
+
+def prompt(row: dict) -> str:
+    """The user's text a LLaVA-1.5-style backbone reads for a row."""
+    return LLAVA_1_5.user_text(row)
 
 
 def picture(i: int) -> Image.Image:
@@ -557,18 +571,34 @@ def test_common_schema_and_formatting(tmp_path, task):
             assert row["id"].startswith(f"{task}-")
             assert isinstance(row["image"], Image.Image) and row["image"].size == (4, 4)
             assert row["answers"] and all(isinstance(a, str) for a in row["answers"])
-            question, answers = row["question"], row["answers"]
+            question, answers, options = row["question"], row["answers"], row["options"]
+            text = prompt(row)
+            # content only: no instruction or option list stored with the question, texts stripped
+            assert SHORT_ANSWER not in question and OPTION_LETTER not in question and "\nA. " not in question
+            assert question == question.strip() and row["context"] == row["context"].strip()
+            assert all(o and o == o.strip() for o in options)
+            if spec.kind != "multiple_choice":
+                assert options == []
             if spec.kind in ("vqa", "open", "pathvqa", "yes_no"):
-                assert question.endswith(SHORT_ANSWER)
+                assert question and text.endswith(SHORT_ANSWER)
+                if task != "vizwiz":  # vizwiz: the unanswerable hint comes first (its own test)
+                    assert text == question + SHORT_ANSWER
             if spec.kind == "vqa":
                 assert len(answers) == 10  # every human answer kept, for the soft accuracy
             if spec.kind == "multiple_choice":
-                assert question.endswith(OPTION_LETTER) and "\nA. " in question and "\nB. " in question
-                assert answers[0] in "ABCD" and f"\n{answers[0]}. " in question
+                assert question and len(options) >= 2
+                assert text.endswith(OPTION_LETTER) and "\nA. " in text and "\nB. " in text
+                assert answers[0] in "ABCD"[: len(options)] and f"\n{answers[0]}. " in text
+                # LLaVA-1.5's layout: [context line] question, one "A. option" line each, the instruction
+                prefix = "Context: " if task == "scienceqa" else ""
+                context = f"{prefix}{row['context']}\n" if row["context"] else ""
+                lines = "\n".join(f"{'ABCDEFGH'[k]}. {o}" for k, o in enumerate(options))
+                assert text == f"{context}{question}\n{lines}{OPTION_LETTER}"
             if spec.kind == "yes_no":
                 assert answers in (["yes"], ["no"])
             if spec.kind == "caption":
-                assert question == CAPTION_PROMPT and len(answers) == 5
+                assert question == "" and row["context"] == ""
+                assert text == CAPTION_PROMPT and len(answers) == 5
     info = manifest["tasks"][task]
     assert info["kind"] == spec.kind and info["hub_id"] == spec.hub_id
     assert json.loads((out / "manifest.json").read_text()) == manifest
@@ -581,9 +611,9 @@ def test_vqav2_question_answers_and_ids(tmp_path):
     out, _, _ = build(tmp_path, ["vqav2"])
     row = rows(out, "vqav2", "test")[0]
     n = int(row["id"].split("-")[1]) - 1000
-    assert (
-        row["question"] == f"How many cats are there {n}?\nAnswer the question using a single word or phrase."
-    )
+    assert row["question"] == f"How many cats are there {n}?"
+    assert row["context"] == "" and row["options"] == []
+    assert prompt(row) == f"How many cats are there {n}?\nAnswer the question using a single word or phrase."
     assert row["answers"] == ["2"] * 7 + ["two", "3", "2"]
     assert red(row["image"]) == n
 
@@ -614,7 +644,8 @@ def test_vizwiz_keeps_unanswerable(tmp_path):
     out, _, _ = build(tmp_path, ["vizwiz"])
     row = rows(out, "vizwiz", "test")[0]
     assert row["answers"].count("unanswerable") == 6
-    assert row["question"] == (
+    assert row["question"] == "what is this?" and row["context"] == "" and row["options"] == []
+    assert prompt(row) == (
         "what is this?\nWhen the provided information is insufficient, respond with "
         "'Unanswerable'.\nAnswer the question using a single word or phrase."
     )
@@ -627,23 +658,30 @@ def test_scienceqa_drops_rows_without_image_and_formats_context(tmp_path):
     assert {int(r["id"].rsplit("-", 1)[1]) for r in test} == kept
     assert manifest["tasks"]["scienceqa"]["splits"]["test"]["rows"] == len(kept)
     by_index = {int(r["id"].rsplit("-", 1)[1]): r for r in test}
-    assert by_index[0]["question"] == (
+    assert all(r["question"] == "Which animal is a mammal?" for r in test)
+    assert all(r["options"] == ["frog", "whale", "shark"] for r in test)
+    assert by_index[0]["context"] == "Look at the picture."
+    assert prompt(by_index[0]) == (
         "Context: Look at the picture.\nWhich animal is a mammal?\n"
         "A. frog\nB. whale\nC. shark\n"
         "Answer with the option's letter from the given choices directly."
     )
-    assert by_index[3]["question"].startswith("Which animal is a mammal?\nA. frog")  # empty hint: no context
+    assert by_index[3]["context"] == ""  # empty hint: no context
+    assert prompt(by_index[3]).startswith("Which animal is a mammal?\nA. frog")
     assert all(r["answers"] == ["B"] for r in test)
 
 
 def test_mmbench_skips_absent_options_and_prefixes_hint(tmp_path):
     out, _, _ = build(tmp_path, ["mmbench"], sizes={"val": 0, "test": None})
     test = {int(r["id"].removeprefix("mmbench-")): r for r in rows(out, "mmbench", "test")}
-    assert test[0]["question"] == (
+    assert test[0]["question"] == test[1]["question"] == "What is the main color?"
+    assert test[0]["context"] == "A sunny day." and test[0]["options"] == ["red", "blue"]
+    assert test[1]["context"] == "" and test[1]["options"] == ["red", "blue", "green"]  # hint "nan": none
+    assert prompt(test[0]) == (
         "A sunny day.\nWhat is the main color?\nA. red\nB. blue\n"
         "Answer with the option's letter from the given choices directly."
     )
-    assert test[1]["question"] == (
+    assert prompt(test[1]) == (
         "What is the main color?\nA. red\nB. blue\nC. green\n"
         "Answer with the option's letter from the given choices directly."
     )
@@ -682,13 +720,16 @@ def test_okvqa_trains_on_its_train_questions_and_tests_on_val2014(tmp_path):
 def test_aokvqa_multiple_choice_and_direct_answer_forms(tmp_path):
     out, _, _ = build(tmp_path, ["aokvqa", "aokvqa_da"])
     mc = rows(out, "aokvqa", "test")[0]
-    assert mc["question"] == (
+    assert mc["question"] == "What is the man holding?" and mc["context"] == ""
+    assert mc["options"] == ["bat", "racket", "cup", "phone"]
+    assert prompt(mc) == (
         "What is the man holding?\nA. bat\nB. racket\nC. cup\nD. phone\n"
         "Answer with the option's letter from the given choices directly."
     )
     assert mc["answers"] == ["B"]
     da = rows(out, "aokvqa_da", "test")[0]
-    assert da["question"] == "What is the man holding?\nAnswer the question using a single word or phrase."
+    assert da["question"] == "What is the man holding?" and da["options"] == []
+    assert prompt(da) == "What is the man holding?\nAnswer the question using a single word or phrase."
     assert da["answers"] == ["racket"] * 8 + ["tennis racket"] * 2  # parsed from the stored repr
     # both forms read the same source with the same seed: the same questions
     for split in ("val", "test"):
@@ -709,7 +750,8 @@ def test_iconqa_keeps_single_image_text_choices(tmp_path):
     assert len(test) == 4  # rows 0, 3, 6, 9 are choose_txt
     for r in test:
         assert red(r["image"]) % 3 == 0  # the query image, not a choice image
-        assert r["question"] == (
+        assert r["question"] == "How many dots are there?" and r["options"] == ["4", "6", "8"]
+        assert prompt(r) == (
             "How many dots are there?\nA. 4\nB. 6\nC. 8\n"
             "Answer with the option's letter from the given choices directly."
         )

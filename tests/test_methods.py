@@ -1,27 +1,40 @@
-"""Methods on a real tiny model: MDGD's gradients at theta == phi, MDGD-GM's mask, NaN handling, CLI errors."""
+"""Methods on a real tiny model: MDGD's gradients at theta == phi, MDGD-GM's mask, NaN loss, CLI errors."""
 
 import copy
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, SMOKE
+from conftest import REPO, SMOKE, smoke_config, train_spec_for
+from mllm_forgetting.config.typed import ConfigError, build
+from mllm_forgetting.errors import NonFiniteLossError
 from mllm_forgetting.methods import TuneContext, make_method
-from mllm_forgetting.models import build_backbone, trainable_names
+from mllm_forgetting.methods.mdgd import MDGDConfig
+from mllm_forgetting.methods.mdgd_gm import MDGDGradientMaskConfig
+from mllm_forgetting.models.parts import trainable_names
+from mllm_forgetting.models.registry import build_backbone
+from mllm_forgetting.spec import to_json
 from mllm_forgetting.training.batches import Encoded, training_batch
 from mllm_forgetting.training.forward import forward_vl
-from mllm_forgetting.training.loop import NonFiniteLossError, TrainSettings, train
+from mllm_forgetting.training.loop import train
+from mllm_forgetting.training.settings import TrainingConfig
 
 WORDS = "what color is the circle red blue green answer".split()
+CONFIG = smoke_config()
 
 
 def setup(name="tiny-llava"):
-    cfg = SMOKE["backbones"][name]
+    cfg = CONFIG.backbones[name]
     torch.manual_seed(0)
-    model, processor = build_backbone(cfg["architecture"], cfg["size"], WORDS)
-    ctx = TuneContext(trainable_names(model, cfg["connector"], cfg["layers"], 1), model.config.image_token_id)
+    model, processor = build_backbone(cfg.architecture, cfg.size, WORDS)
+    ctx = TuneContext(
+        trainable_names(model, cfg.connector, cfg.layers, 1),
+        model.config.image_token_id,
+        representation_layer=-1,
+    )
     rng = np.random.default_rng(0)
     from PIL import Image
 
@@ -77,7 +90,7 @@ def test_fused_mdgd_gradients_equal_the_straightforward_ones(name):
             p.add_(0.05 * torch.randn_like(p))
     expected_phi_model = copy.deepcopy(model)
     with torch.no_grad():
-        for (n, p), ref in zip(
+        for (_, p), ref in zip(
             [(n, p) for n, p in expected_phi_model.named_parameters() if n in ctx.trainable_names],
             reference_phi,
         ):
@@ -99,8 +112,8 @@ def straightforward_gradients(model, phi, names, batch, ctx):
     phi_params = [p for n, p in phi.named_parameters() if n in names]
     for p in phi_params:
         p.requires_grad_(True)
-    loss_theta, z_theta = forward_vl(model, batch, ctx.image_token_id)
-    loss_phi, z_phi = forward_vl(phi, batch, ctx.image_token_id)
+    loss_theta, z_theta = forward_vl(model, batch, ctx.image_token_id, ctx.representation_layer)
+    loss_phi, z_phi = forward_vl(phi, batch, ctx.image_token_id, ctx.representation_layer)
     lv = (z_phi - z_theta).abs().mean()
     grad = torch.autograd.grad
     return (
@@ -117,7 +130,7 @@ def test_sequential_schedule_gives_the_joint_gradients(name):
     results = []
     for schedule in ("joint", "sequential"):
         model, ctx, _, batch, _ = setup(name)
-        method = make_method("mdgd", schedule=schedule)
+        method = make_method("mdgd", MDGDConfig(schedule=schedule))
         method.prepare(model, ctx)
         torch.manual_seed(1)
         with torch.no_grad():
@@ -129,8 +142,11 @@ def test_sequential_schedule_gives_the_joint_gradients(name):
     for a_list, b_list in zip(joint[2:], sequential[2:]):
         for a, b in zip(a_list, b_list):
             assert torch.allclose(a, b, atol=1e-7, rtol=1e-6)
-    with pytest.raises(ValueError, match="schedule"):
-        make_method("mdgd", schedule="lazy").prepare(*setup(name)[:2])
+    # an unknown schedule is refused when the config is loaded, before any model is built
+    with pytest.raises(
+        ConfigError, match=r"^methods\.mdgd: schedule must be one of 'joint', 'sequential'; got 'lazy'"
+    ):
+        smoke_config(lambda raw: raw["methods"]["mdgd"].update(schedule="lazy"))
 
 
 def test_phi_is_only_a_copy_of_the_trainable_tensors():
@@ -152,7 +168,8 @@ def test_mdgd_phi_stays_frozen_while_theta_moves():
         method,
         ctx,
         data,
-        TrainSettings(steps=3, batch_size=6, lr=1e-2, log_every=1),
+        TrainingConfig(steps=3, batch_size=6, lr=1e-2, log_every=1),
+        0,
         pad_id=tok.pad_token_id,
         device="cpu",
         label="test",
@@ -164,7 +181,7 @@ def test_mdgd_phi_stays_frozen_while_theta_moves():
 
 def test_mdgd_gm_updates_at_most_alpha_of_the_elements():
     model, ctx, _, batch, _ = setup()
-    method = make_method("mdgd_gm", alpha=0.3)
+    method = make_method("mdgd_gm", MDGDGradientMaskConfig(alpha=0.3))
     method.prepare(model, ctx)
     logs = method.step(model, batch, ctx)
     total = sum(p.numel() for p in method.params)
@@ -174,10 +191,17 @@ def test_mdgd_gm_updates_at_most_alpha_of_the_elements():
     assert method.trainable_count() == updated
 
 
-def test_mdgd_gm_rejects_alpha_outside_unit_interval():
-    model, ctx, *_ = setup()
-    with pytest.raises(ValueError, match="alpha"):
-        make_method("mdgd_gm", alpha=0.0).prepare(model, ctx)
+@pytest.mark.parametrize("alpha", [0.0, -0.5, 1.5])
+def test_mdgd_gm_rejects_alpha_outside_unit_interval(alpha):
+    # checked by the config builder (load_config / spec loading), not when the method prepares
+    def edit(raw):
+        raw["methods"]["mdgd_gm_0.5"]["alpha"] = alpha
+
+    with pytest.raises(ConfigError, match=r"^methods\.mdgd_gm_0\.5: alpha must be in \(0, 1\]; got "):
+        smoke_config(edit)
+    with pytest.raises(ConfigError, match=r"alpha must be in \(0, 1\]"):
+        build(MDGDGradientMaskConfig, {"alpha": alpha}, "spec.method")
+    assert build(MDGDGradientMaskConfig, {"alpha": 1.0}, "spec.method").alpha == 1.0
 
 
 def test_non_finite_loss_stops_with_cell_and_step():
@@ -192,7 +216,8 @@ def test_non_finite_loss_stops_with_cell_and_step():
             method,
             ctx,
             data,
-            TrainSettings(steps=2, batch_size=6),
+            TrainingConfig(steps=2, batch_size=6, lr=1e-3),
+            0,
             pad_id=tok.pad_token_id,
             device="cpu",
             label="my/cell",
@@ -200,39 +225,43 @@ def test_non_finite_loss_stops_with_cell_and_step():
 
 
 def test_unknown_method_type_names_the_valid_ones():
-    with pytest.raises(ValueError, match="valid: .*mdgd_gm"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown method type 'model_tailor'; valid: zero_shot, finetune, lora, mdgd, mdgd_gm$",
+    ):
         make_method("model_tailor")
 
 
 def test_train_script_reports_one_line_error(tmp_path):
+    spec = json.loads(to_json(train_spec_for()))
+    spec["cell"] = {"backbone": "b", "target": "t", "method": "m", "seed": 0}
+    spec["method"]["type"] = "nope"
     proc = subprocess.run(
         [
             sys.executable,
             str(REPO / "scripts/train.py"),
-            "--backbone",
-            "b",
-            "--target",
-            "t",
-            "--method",
-            "m",
+            "--spec",
+            json.dumps(spec),
             "--data",
             str(tmp_path),
             "--pretrained",
             str(tmp_path / "missing"),
             "--out",
             str(tmp_path / "out"),
-            "--backbone-config",
-            "{}",
-            "--method-config",
-            '{"type": "nope"}',
-            "--training",
-            '{"steps": 1}',
+            "--results",
+            str(tmp_path / "results"),
+            "--threads",
+            "1",
+            "--checkpoint-every",
+            "0",
+            "--no-tracking",
         ],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: cell b/t/m/seed0: unknown method type 'nope'; valid: "
-        "['finetune', 'lora', 'mdgd', 'mdgd_gm', 'mdgd_no_align', 'zero_shot']"
+        "error: cell b/t/m/seed0: spec.method: unknown method type 'nope'; valid: "
+        "zero_shot, finetune, lora, mdgd, mdgd_gm"
     )
+    assert not (tmp_path / "out").exists()

@@ -1,16 +1,20 @@
-"""Tiny backbones are real transformers models: built from configs, saved and reloaded like hub checkpoints."""
+"""Tiny backbones are real transformers models: built from configs, saved, reloaded like hub checkpoints."""
 
 import numpy as np
 import pytest
 import torch
-from conftest import SMOKE
+from conftest import SMOKE, smoke_config
 from mllm_forgetting.methods import TuneContext, make_method
-from mllm_forgetting.models import build_backbone, load_backbone, trainable_names
+from mllm_forgetting.methods.lora import LoRAConfig
+from mllm_forgetting.models.loading import load_backbone
+from mllm_forgetting.models.parts import trainable_names
+from mllm_forgetting.models.registry import build_backbone
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 WORDS = "is there a circle in the image yes no answer".split()
-CASES = [(b["architecture"], b["size"], b["connector"], b["layers"]) for b in SMOKE["backbones"].values()]
+CONFIG = smoke_config()
+CASES = [(b.architecture, b.size, b.connector, b.layers) for b in CONFIG.backbones.values()]
 
 
 def images(n):
@@ -34,23 +38,24 @@ def test_build_save_and_reload_like_a_hub_checkpoint(tmp_path, arch, size, conne
 def test_trainable_scope_is_connector_plus_last_layers(arch, size, connector, layers):
     model, _ = build_backbone(arch, size, WORDS)
     names = trainable_names(model, connector, layers, 1)
-    last = f"{layers}.{size['text_layers'] - 1}."
+    last = f"{layers}.{size.text_layers - 1}."
     assert any(n.startswith(connector + ".") for n in names) and any(n.startswith(last) for n in names)
     assert not any(n.startswith(f"{layers}.0.") for n in names)
     with pytest.raises(ValueError, match="outside"):
-        trainable_names(model, connector, layers, size["text_layers"] + 1)
+        trainable_names(model, connector, layers, size.text_layers + 1)
 
 
 @pytest.mark.parametrize("name", list(SMOKE["backbones"]))
 def test_lora_adapts_only_language_model_query_and_key(name):
-    cfg = SMOKE["backbones"][name]
-    model, _ = build_backbone(cfg["architecture"], cfg["size"], WORDS)
+    cfg = CONFIG.backbones[name]
+    model, _ = build_backbone(cfg.architecture, cfg.size, WORDS)
     ctx = TuneContext(
         trainable_names=[],
         image_token_id=model.config.image_token_id,
-        lora_target_modules=cfg["lora_target_modules"],
+        representation_layer=-1,
+        lora_target_modules=cfg.lora_target_modules,
     )
-    method = make_method("lora", r=2, lora_alpha=4)
+    method = make_method("lora", LoRAConfig(r=2, lora_alpha=4))
     wrapped = method.prepare(model, ctx)
     names = [n for n, p in wrapped.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n and ("q_proj" in n or "k_proj" in n) for n in names)
@@ -68,7 +73,7 @@ def test_processor_expands_the_image_into_its_tokens(arch, size, connector, laye
         return_tensors="pt",
         padding=True,
     )
-    expected = size.get("resampler_latents") or (size["image_size"] // size["patch_size"]) ** 2
+    expected = getattr(size, "resampler_latents", None) or (size.image_size // size.patch_size) ** 2
     assert ((enc["input_ids"] == model.config.image_token_id).sum(1) == expected).all()
     out = model(**enc, output_hidden_states=True)
     assert out.logits.shape[:2] == enc["input_ids"].shape
@@ -76,4 +81,4 @@ def test_processor_expands_the_image_into_its_tokens(arch, size, connector, laye
 
 def test_missing_checkpoint_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain"):
-        load_backbone(tmp_path / "nowhere")
+        load_backbone(tmp_path / "nowhere", CONFIG.backbones["tiny-llava"])

@@ -6,6 +6,9 @@ import re
 import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake
+from mllm_forgetting.config.settings import load_config
+from mllm_forgetting.methods.mdgd import MDGDConfig
+from mllm_forgetting.methods.mdgd_gm import MDGDGradientMaskConfig
 
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 # The paper's Tables 1-2 (methods it ran; Model Tailor's rows are quoted from its own paper)
@@ -52,6 +55,18 @@ def test_paper_backbones_follow_the_paper():
     for name, (targets, tasks) in TABLES.items():
         assert PAPER["backbones"][name]["targets"] == targets
         assert PAPER["backbones"][name]["pretrain_tasks"] == tasks
+    # the typed config agrees: every key is valid, the backbones read LLaVA-1.5's evaluation wording, and
+    # "w/o visual align" is MDGD with align off (no method type of its own)
+    config = load_config(PAPER)
+    for name, (targets, tasks) in TABLES.items():
+        assert (config.targets_of(name), config.pretrain_tasks_of(name)) == (targets, tasks)
+    assert all(b.prompt == "llava_1_5" and not b.built for b in config.backbones.values())
+    assert list(config.methods) == METHODS
+    assert type(config.methods["mdgd"]) is MDGDConfig and config.methods["mdgd"].align
+    assert type(config.methods["mdgd_no_align"]) is MDGDConfig and not config.methods["mdgd_no_align"].align
+    assert (
+        type(config.methods["mdgd_gm"]) is MDGDGradientMaskConfig and config.methods["mdgd_gm"].alpha == 0.1
+    )
 
 
 def test_dry_run_lists_every_cell_of_tables_1_and_2_offline(dry_run):

@@ -6,8 +6,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from mllm_forgetting.config.typed import as_plain
+from mllm_forgetting.methods import METHODS
 from mllm_forgetting.metrics import h_score
-from mllm_forgetting.reporting import FIGURES, aggregate
+from mllm_forgetting.reporting import FIGURES
+from mllm_forgetting.reporting.aggregate import aggregate
 from mllm_forgetting.reporting.tables import build_table, format_params
 
 TASKS = ["vqa", "pope", "caption"]
@@ -21,6 +24,14 @@ SPECS = [
     ("mdgd_gm_0.1", "mdgd_gm", "MDGD-GM (α=0.1)", 0, 35_000, {"vqa": 59.0, "pope": 78.0, "caption": 30.0}),
     ("mdgd_gm_0.5", "mdgd_gm", "MDGD-GM (α=0.5)", 0, 120_000, {"vqa": 55.0, "pope": 75.0, "caption": 40.0}),
 ]
+
+
+def _options(mtype, method):
+    """A cell's method options as the train step records them: every option of its type but the label and
+    training overrides (MDGD-GM's alpha from the cell name here)."""
+    given = {"alpha": float(method.rsplit("_", 1)[1])} if mtype == "mdgd_gm" else {}
+    plain = as_plain(METHODS[mtype].config(**given))
+    return {k: v for k, v in plain.items() if k not in ("label", "training")}
 
 
 def _write_cell(root, method, mtype, label, seed, params, scores, rng, n=24, d=16, n_tok=16):
@@ -49,7 +60,7 @@ def _write_cell(root, method, mtype, label, seed, params, scores, rng, n=24, d=1
             "label": label,
             "seed": seed,
             "trainable_params": params,
-            "options": {"alpha": float(method.rsplit("_", 1)[1])} if mtype == "mdgd_gm" else {},
+            "options": _options(mtype, method),
             "erank_options": {"layer": -1, "centre": False, "variant": "singular"},
             "tasks": tasks,
             "task_order": TASKS,

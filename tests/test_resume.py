@@ -18,8 +18,17 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import REPO, SMOKE, copy_workflow, script, snakemake
-from mllm_forgetting.cells import Cell
+from conftest import (
+    REPO,
+    SMOKE,
+    copy_workflow,
+    evaluate_spec_for,
+    script,
+    smoke_config,
+    snakemake,
+    train_spec_for,
+)
+from mllm_forgetting.spec import pretrain_spec, to_json
 from mllm_forgetting.steps.evaluate import evaluate_cell
 
 pytestmark = pytest.mark.faults
@@ -28,47 +37,45 @@ TRAINING = {**SMOKE["training"], "steps": CELL_STEPS}
 EVERY = 4
 
 
-def cell_args(inputs, method, out, tracking=None):
-    """train.py's arguments; tracking: a results directory whose MLflow store the cell logs to (None: none)."""
-    data, pretrained, backbone = inputs
+def cell_args(inputs, method, out, tracking=None, training=TRAINING):
+    """train.py's arguments; tracking: a results directory whose MLflow store the cell logs to (None: none);
+    training: the smoke training block with CELL_STEPS steps, or a changed one."""
+    data, pretrained, _ = inputs
+    spec = train_spec_for("tiny-llava", method, target="okvqa", seed=0, training=training)
     return [
-        "--backbone",
-        "tiny-llava",
-        "--target",
-        "okvqa",
-        "--method",
-        method,
+        "--spec",
+        to_json(spec),
         "--data",
         data,
         "--pretrained",
         pretrained,
         "--out",
         out,
-        "--backbone-config",
-        json.dumps(backbone),
-        "--method-config",
-        json.dumps(SMOKE["methods"][method]),
-        "--training",
-        json.dumps(TRAINING),
-        *(["--results", tracking] if tracking else ["--no-tracking"]),
+        "--results",
+        tracking or out.parent / "untracked",  # unused with --no-tracking
+        "--threads",
+        1,
+        *([] if tracking else ["--no-tracking"]),
         "--checkpoint-every",
         EVERY,
     ]
 
 
 def evaluate(inputs, method, out) -> bytes:
-    """The cell's metrics.json, evaluated in this process (deterministic given the weights; saves a start-up)."""
-    data, _, backbone = inputs
+    """The cell's metrics.json, evaluated in this process (deterministic given the weights; saves a
+    start-up)."""
+    data, pretrained, _ = inputs
     threads = torch.get_num_threads()  # evaluate_cell pins them for the cell; later tests keep theirs
     try:
         evaluate_cell(
-            Cell("tiny-llava", "okvqa", method, 0),
-            str(out / "train.json"),
-            backbone,
-            SMOKE["evaluation"],
+            evaluate_spec_for("tiny-llava", method, target="okvqa", seed=0),
             data_dir=str(data),
-            pretrain_tasks=SMOKE["data"]["pretrain_tasks"],
+            pretrained_dir=str(pretrained),
+            model_dir=str(out / "model"),
+            train_json=str(out / "train.json"),
             out_dir=str(out),
+            results_dir=str(out.parent / "untracked"),
+            threads=1,
             track=False,
         )
     finally:
@@ -122,7 +129,8 @@ def references(smoke_inputs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def interrupted(smoke_inputs, tmp_path_factory):
-    """The checkpoints of a finetune cell SIGKILLed after its second checkpoint (two kept: one to fall back on)."""
+    """The checkpoints of a finetune cell SIGKILLed after its second checkpoint (two kept: one to fall back
+    on)."""
     out = tmp_path_factory.mktemp("interrupted") / "finetune"
     proc = start_cell(smoke_inputs, "finetune", out)
     deadline = time.time() + 120
@@ -242,37 +250,38 @@ def test_a_checkpoint_of_another_backbone_is_refused_with_one_line(smoke_inputs,
 
 def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrupted, tmp_path):
     out = resume_from(interrupted, tmp_path)
-    changed = cell_args(smoke_inputs, "finetune", out)
-    changed[changed.index("--training") + 1] = json.dumps({**TRAINING, "lr": TRAINING["lr"] / 2})
+    changed = cell_args(smoke_inputs, "finetune", out, training={**TRAINING, "lr": TRAINING["lr"] / 2})
     rerun = script("train.py", *changed)
-    assert "belong to another configuration (differs in training); discarding them" in rerun.stderr
+    # the warning names what changed (the training block, or a path into it), not just "the spec"
+    assert re.search(
+        r"belong to another configuration \(differs in [^)]*\btraining\b[^)]*\); discarding them",
+        rerun.stderr,
+    ), rerun.stderr[-3000:]
     assert "resuming" not in rerun.stderr and (out / "train.json").exists()
 
 
 def test_pretraining_killed_in_its_second_stage_resumes_bitwise(smoke_inputs, tmp_path, record_property):
-    data, _, backbone = smoke_inputs
-    backbone = {
-        **backbone,
-        "pretrain": {
-            **backbone["pretrain"],
-            "stages": [{"tasks": ["gqa"], "steps": 10}, {"tasks": "all", "steps": 30}],
-        },
-    }
+    data, _, _ = smoke_inputs
+
+    def two_stages(raw):
+        stages = [{"tasks": ["gqa"], "steps": 10}, {"tasks": "all", "steps": 30}]
+        raw["backbones"]["tiny-llava"]["pretrain"]["stages"] = stages
+
+    spec = pretrain_spec(smoke_config(two_stages), "tiny-llava")
+    assert spec.tasks == SMOKE["data"]["pretrain_tasks"]
 
     def args(out):
         return [
-            "--backbone",
-            "tiny-llava",
-            "--backbone-config",
-            json.dumps(backbone),
+            "--spec",
+            to_json(spec),
             "--data",
             data,
-            "--tasks",
-            *SMOKE["data"]["pretrain_tasks"],
             "--out",
             out / "model",
             "--state-dir",
             out / "state",
+            "--threads",
+            1,
             "--checkpoint-every",
             5,
         ]
@@ -306,7 +315,8 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(
     smoke_inputs, tmp_path, record_property
 ):
     """While a cell runs, a second `snakemake` on the directory is refused (incomplete outputs, or the lock);
-    when the job then dies, Snakemake deletes its declared outputs but not its checkpoints: the rerun resumes."""
+    when the job then dies, Snakemake deletes its declared outputs but not its checkpoints: the rerun
+    resumes."""
     data, pretrained, _ = smoke_inputs
     work = copy_workflow(tmp_path)
     config = yaml.safe_load((work / "config/smoke.yaml").read_text())

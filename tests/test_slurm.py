@@ -32,7 +32,7 @@ COMPARED = ("results/cells/*/*/*/seed*/metrics.json", "results/tables/*.csv")
 
 
 def user_env(home: Path, **extra) -> dict:
-    """A login shell's environment: the project's interpreter first on PATH, HOME elsewhere, no SLURM settings."""
+    """A login shell's environment: the project's interpreter first on PATH, HOME elsewhere, no SLURM vars."""
     env = {
         k: v
         for k, v in os.environ.items()

@@ -6,6 +6,8 @@ Real tiny cells run in-process (train + evaluate, as the pipeline's two steps) i
   mid_train the store fails on the first step metric, after the run opened
   at_eval   the store fails when evaluate uploads metrics.json (train tracked fine)
   healthy   nothing fails (sync must leave it alone)
+The train stage hands its outcome to evaluate in train.json (mlflow_run_id, mlflow_error); tracking.json is
+the cell's sync state, which sync_mlflow.py reads.
 """
 
 import hashlib
@@ -20,11 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-from conftest import REPO, SMOKE
+from conftest import REPO, SMOKE, evaluate_spec_for, smoke_config, train_spec_for
 from mllm_forgetting.cells import Cell
-from mllm_forgetting.data import build_benchmark, read_vocabulary
-from mllm_forgetting.models import build_backbone
-from mllm_forgetting.steps.common import template_words
+from mllm_forgetting.data.benchmark import build_benchmark, read_vocabulary
+from mllm_forgetting.models.registry import build_backbone
 from mllm_forgetting.steps.evaluate import evaluate_cell
 from mllm_forgetting.steps.tune import tune_cell
 from mllm_forgetting.tracking import CellTracker, init_store, read_state
@@ -32,7 +33,8 @@ from mllm_forgetting.tracking.safe import HTTP_BOUNDS
 
 pytestmark = pytest.mark.faults
 
-BACKBONE = SMOKE["backbones"]["tiny-llava"]
+CONFIG = smoke_config()
+BACKBONE = CONFIG.backbones["tiny-llava"]
 TRAINING = {"steps": 3, "batch_size": 8, "lr": 1e-3, "log_every": 1}
 EVALUATION = {
     "batch_size": 8,
@@ -64,32 +66,44 @@ def mlflow_warnings(caught) -> list[str]:
 def run_cell(cell, data, pretrained, results) -> dict:
     """Train then evaluate one cell; the MLflow warnings of each stage and the seconds it all took."""
     out, start, warned = cell_dir(results, cell), time.perf_counter(), {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        tune_cell(
-            cell,
-            BACKBONE,
-            {"type": "finetune", "label": "Fine-tune"},
-            TRAINING,
-            data_dir=str(data),
-            pretrained_dir=str(pretrained),
-            out_dir=str(out),
-            results_dir=str(results),
-        )
-    warned["train"] = mlflow_warnings(caught)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        evaluate_cell(
-            cell,
-            str(out / "train.json"),
-            BACKBONE,
-            EVALUATION,
-            data_dir=str(data),
-            pretrain_tasks=["vqa"],
-            out_dir=str(out),
-            results_dir=str(results),
-        )
-    warned["evaluate"] = mlflow_warnings(caught)
+    threads = torch.get_num_threads()  # the steps pin them for the cell; later tests keep theirs
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tune_cell(
+                train_spec_for(
+                    cell.backbone, cell.method, target=cell.target, seed=cell.seed, training=TRAINING
+                ),
+                data_dir=str(data),
+                pretrained_dir=str(pretrained),
+                out_dir=str(out),
+                results_dir=str(results),
+                threads=1,
+                checkpoint_every=50,
+            )
+        warned["train"] = mlflow_warnings(caught)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            evaluate_cell(
+                evaluate_spec_for(
+                    cell.backbone,
+                    cell.method,
+                    target=cell.target,
+                    seed=cell.seed,
+                    pretrain_tasks=["vqa"],
+                    evaluation=EVALUATION,
+                ),
+                data_dir=str(data),
+                pretrained_dir=str(pretrained),
+                model_dir=str(out / "model"),
+                train_json=str(out / "train.json"),
+                out_dir=str(out),
+                results_dir=str(results),
+                threads=1,
+            )
+        warned["evaluate"] = mlflow_warnings(caught)
+    finally:
+        torch.set_num_threads(threads)
     return {"warned": warned, "seconds": time.perf_counter() - start}
 
 
@@ -101,7 +115,7 @@ def cells(tmp_path_factory):
     build_benchmark(data, ["vqa", "okvqa"], {"train": 16, "test": 8}, seed=0, progress=False)
     torch.manual_seed(0)
     model, processor = build_backbone(
-        BACKBONE["architecture"], BACKBONE["size"], read_vocabulary(data) + template_words(BACKBONE["prompt"])
+        BACKBONE.architecture, BACKBONE.size, read_vocabulary(data) + CONFIG.prompt_of("tiny-llava").words()
     )
     model.save_pretrained(pretrained)
     processor.save_pretrained(pretrained)
@@ -155,7 +169,8 @@ def assert_local_results_complete(results, case):
 def test_unreachable_server_costs_nothing_but_warns_once_per_stage(cells):
     results, done = cells
     assert_local_results_complete(results, "offline")
-    assert read(results, "offline", "train.json")["mlflow_run_id"] is None
+    summary = read(results, "offline", "train.json")
+    assert summary["mlflow_run_id"] is None and "127.0.0.1" in summary["mlflow_error"]
     state = read(results, "offline", "tracking.json")
     assert state["run_id"] is None and state["synced"] is False and state["failed_stage"] == "train"
     assert "127.0.0.1" in state["error"]
@@ -176,8 +191,11 @@ def test_store_failing_mid_training_keeps_the_run_id_and_stops_trying(cells):
         and state["failed_stage"] == "train"
         and "database is locked" in state["error"]
     )
-    assert state["run_id"] and state["run_id"] == read(results, "mid_train", "train.json")["mlflow_run_id"]
+    summary = read(results, "mid_train", "train.json")
+    assert state["run_id"] and state["run_id"] == summary["mlflow_run_id"]
+    assert "database is locked" in summary["mlflow_error"]  # evaluate learns it from here: stays offline
     assert [len(w) for w in done["mid_train"]["warned"].values()] == [1, 1]
+    assert "the train stage was not tracked" in done["mid_train"]["warned"]["evaluate"][0]
     assert (
         done["mid_train"]["store_calls"] == 2
     )  # params, then the first step metric; nothing after it failed
@@ -192,10 +210,12 @@ def test_store_failing_at_evaluate_marks_the_evaluate_stage(cells):
         and state["failed_stage"] == "evaluate"
         and "artifact store full" in state["error"]
     )
-    assert state["run_id"] == read(results, "at_eval", "train.json")["mlflow_run_id"]
+    summary = read(results, "at_eval", "train.json")
+    assert state["run_id"] == summary["mlflow_run_id"] and summary["mlflow_error"] is None
     assert [len(w) for w in done["at_eval"]["warned"].values()] == [0, 1]
     assert [len(w) for w in done["healthy"]["warned"].values()] == [0, 0]
     assert read(results, "healthy", "tracking.json")["synced"] is True
+    assert read(results, "healthy", "train.json")["mlflow_error"] is None
 
 
 class ServerError(BaseHTTPRequestHandler):

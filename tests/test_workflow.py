@@ -1,12 +1,16 @@
-"""The Snakemake DAG end to end on the smoke config: outputs, incremental reruns, tracking, lint, bad configs."""
+"""The Snakemake DAG end to end on the smoke config: outputs, incremental reruns, tracking, lint, pins."""
 
 import json
+import math
+import os
 import re
+import shutil
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMOKE, copy_workflow, snakemake
+from conftest import REPO, SMOKE, copy_workflow, snakemake
+from mllm_forgetting.reporting import FIGURES
 
 pytestmark = pytest.mark.slow
 BACKBONES, TARGETS, METHODS = list(SMOKE["backbones"]), SMOKE["targets"], list(SMOKE["methods"])
@@ -19,7 +23,7 @@ def test_every_table_and_figure_is_produced(smoke_run):
             table = pd.read_csv(smoke_run / f"results/tables/{backbone}_{target}.csv")
             assert len(table) == len(METHODS)
             assert {"Avg", "Hscore", target} <= set(table.columns)
-            for figure in ("erank", "top_tokens", "tsne", "alpha", "learning_curves"):
+            for figure in FIGURES:
                 png = smoke_run / f"results/figures/{backbone}_{target}_{figure}.png"
                 assert png.stat().st_size > 5000, png
 
@@ -36,7 +40,7 @@ def test_cell_metrics_hold_scores_and_effective_ranks(smoke_run):
         (smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json").read_text()
     )
     assert cell["task_order"][-1] == TARGETS[0]
-    for task, result in cell["tasks"].items():
+    for result in cell["tasks"].values():
         assert 0 <= result["score"] <= 100
         assert result["erank_per_image"] > 1 and result["erank_pooled"] > 1
     log = pd.read_csv(
@@ -124,9 +128,11 @@ def test_run_profile_reads_the_runs_benchmarks(smoke_run):
 
 
 def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
-    """It runs and reports every method and the passes of an MDGD step (a benchmark: nothing timed is asserted)."""
+    """It runs and reports every training method of the config and the passes of each step (a benchmark:
+    nothing timed is asserted)."""
     from conftest import script
 
+    extra = "{mdgd_sequential: {type: mdgd, schedule: sequential}}"
     out = script(
         "benchmark_step.py",
         "--config",
@@ -137,20 +143,21 @@ def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
         "1",
         "--batch-size",
         "8",
+        "--methods",
+        extra,
         cwd=smoke_run,
     ).stdout
-    summary = json.loads(out.strip().splitlines()[-1])
-    assert [s["backbone"] for s in summary] == ["tiny-llava"]
-    for key in (
-        "mdgd_vs_finetune_time",
-        "mdgd_vs_finetune_peak_mem",
-        "mdgd_gm_vs_finetune_time",
-        "mdgd_gm_vs_finetune_optimizer_state",
-    ):
-        assert summary[0][key] > 0, key
-    assert summary[0]["mdgd_gm_vs_finetune_optimizer_state"] < 1  # AdamW state only for the selected tensors
-    for method in ("finetune", "lora", "mdgd", "mdgd_sequential", "mdgd_no_align", "mdgd_gm"):
-        assert re.search(rf"^\| {method} \| [\d.]+ \|", out, re.M), method
+    (summary,) = json.loads(out.strip().splitlines()[-1])
+    trained = [m for m, e in SMOKE["methods"].items() if e["type"] != "zero_shot"] + ["mdgd_sequential"]
+    assert summary["backbone"] == "tiny-llava" and summary["reference"] == "finetune"
+    assert sorted(k for k in summary if k not in ("backbone", "reference")) == sorted(
+        set(trained) - {"finetune"}
+    )
+    for method in set(trained) - {"finetune"}:
+        assert all(summary[method][k] > 0 for k in ("time", "peak_mem", "optimizer_state")), method
+    assert summary["mdgd_gm_0.5"]["optimizer_state"] < 1  # AdamW state only for the selected tensors
+    for method in trained:
+        assert re.search(rf"^\| {re.escape(method)} \| [\d.]+ \|", out, re.M), method
     assert re.search(
         r"passes of a finetune step \(median ms\): forward [\d.]+, backward [\d.]+$", out, re.M
     ), out
@@ -160,3 +167,68 @@ def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
         out,
         re.M,
     ), out
+    assert "forward phi, no graph" in out  # the sequential schedule's extra pass
+
+
+def test_a_deleted_model_reruns_its_cell_and_what_depends_on_it(smoke_run, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    shutil.rmtree(work / "results/cells/tiny-llava/okvqa/lora/seed0/model")
+    jobs = dry_run_jobs(work, "config/smoke.yaml")
+    assert sorted(jobs) == sorted(
+        [
+            ("train", "backbone=tiny-llava, target=okvqa, method=lora, seed=0"),
+            ("evaluate", "backbone=tiny-llava, target=okvqa, method=lora, seed=0"),
+            ("aggregate", "backbone=tiny-llava, target=okvqa"),
+            ("all", ""),
+        ]
+    ), jobs
+
+
+def test_changing_a_backbones_prompt_reruns_exactly_its_pretraining_and_cells(smoke_run):
+    from mllm_forgetting.config.typed import as_plain
+    from mllm_forgetting.prompts import WORDS
+
+    changed = yaml.safe_load((smoke_run / "config/smoke.yaml").read_text())
+    reworded = as_plain(WORDS)
+    reworded["turn"] = "<image> {text} reply"
+    changed["prompts"] = {"reworded": reworded}
+    changed["backbones"]["tiny-resampler"]["prompt"] = "reworded"
+    (smoke_run / "config/reworded.yaml").write_text(
+        yaml.safe_dump(changed, allow_unicode=True, sort_keys=False)
+    )
+    jobs = dry_run_jobs(smoke_run, "config/reworded.yaml")
+    cells = len(TARGETS) * len(METHODS)
+    expected = (
+        ["all"] + ["aggregate"] * len(TARGETS) + ["evaluate"] * cells + ["pretrain"] + ["train"] * cells
+    )
+    assert sorted(rule for rule, _ in jobs) == sorted(expected), jobs
+    assert all("backbone=tiny-resampler" in wc for rule, wc in jobs if rule != "all")
+
+
+PINS = REPO / "tests/pins/smoke.json"
+
+
+def test_smoke_results_are_pinned(smoke_run):
+    """The smoke run's per-task scores, exactly (CPU runs are bitwise reproducible), its pooled effective
+    ranks and final training losses to 1e-6: a change of results shows here and is re-pinned on purpose with
+    `MLLMF_REPIN=1 python -m pytest tests/test_workflow.py -k pinned`."""
+    found = {}
+    for path in sorted((smoke_run / "results/cells").glob("*/*/*/seed*/metrics.json")):
+        cell = json.loads(path.read_text())
+        log = path.with_name("train_log.csv")
+        found[path.parent.relative_to(smoke_run / "results/cells").as_posix()] = {
+            "scores": {t: r["score"] for t, r in cell["tasks"].items()},
+            "erank_pooled": {t: r["erank_pooled"] for t, r in cell["tasks"].items()},
+            "final_loss": float(pd.read_csv(log)["loss"].iloc[-1]) if len(pd.read_csv(log)) else None,
+        }
+    if os.environ.get("MLLMF_REPIN"):
+        PINS.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
+    pinned = json.loads(PINS.read_text())
+    assert sorted(found) == sorted(pinned)
+    for cell, values in pinned.items():
+        assert found[cell]["scores"] == values["scores"], cell
+        for task, erank in values["erank_pooled"].items():
+            assert math.isclose(found[cell]["erank_pooled"][task], erank, rel_tol=1e-6), (cell, task)
+        if values["final_loss"] is not None:
+            assert math.isclose(found[cell]["final_loss"], values["final_loss"], rel_tol=1e-6), cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -9,9 +10,35 @@ import sys
 from .cells import Cell
 from .errors import NonFiniteLossError, Preempted
 
-
-# OSError covers a missing file, a refused permission and a full disk (ENOSPC) alike; ConfigError is a ValueError.
+# OSError: a missing file, a refused permission, a full disk (ENOSPC); ConfigError is a ValueError.
 EXPECTED_ERRORS = (ValueError, OSError, NonFiniteLossError, KeyError, NotImplementedError)
+
+
+# The arguments the step scripts share: what a rule passes besides the spec are paths and job settings.
+ARGUMENTS = {
+    "spec": {
+        "required": True,
+        "help": "the step's spec as JSON (what its rule passes; lib/mllm_forgetting/spec.py)",
+    },
+    "data": {"required": True, "help": "prepared datasets directory"},
+    "pretrained": {"required": True, "help": "the backbone's pre-trained checkpoint (phi)"},
+    "model": {"required": True, "help": "the cell's model/ directory (written by train)"},
+    "train-json": {"required": True, "help": "the cell's train.json"},
+    "out": {"required": True, "help": "output directory"},
+    "results": {"required": True, "help": "results directory (the MLflow store unless MLFLOW_TRACKING_URI)"},
+    "threads": {"type": int, "required": True, "help": "torch threads"},
+    "checkpoint-every": {"type": int, "required": True, "help": "checkpoint every N steps (0: never)"},
+    "state-dir": {"required": True, "help": "pre-training's checkpoints (a rerun resumes from them)"},
+    "no-tracking": {"action": "store_true", "help": "log nothing to MLflow (local files only)"},
+}
+
+
+def parse_args(description: str, *names: str) -> argparse.Namespace:
+    """The command line of a step script: the shared arguments `names` (keys of ARGUMENTS)."""
+    parser = argparse.ArgumentParser(description=description)
+    for name in names:
+        parser.add_argument(f"--{name}", **ARGUMENTS[name])
+    return parser.parse_args()
 
 
 def describe(err: BaseException) -> str:
@@ -39,7 +66,8 @@ def spec_context(spec_json: str, step: str) -> str:
 
 
 def run(main, context: str = "") -> None:
-    """Call main(); expected failures print `error: <context>: <cause>` and exit 1 (MLLMF_DEBUG=1: the traceback)."""
+    """Call main(); an expected failure prints `error: <context>: <cause>` and exits 1 "
+    "(MLLMF_DEBUG=1: traceback)."""
     try:
         main()
     except Preempted as err:  # SIGTERM/SIGUSR1: state saved; 128 + 15 like a process the signal ended

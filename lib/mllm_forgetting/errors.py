@@ -2,7 +2,7 @@
 
 
 class Preempted(RuntimeError):
-    """The scheduler asked the job to stop (SIGTERM before a time limit or pre-emption); its state is saved."""
+    """The scheduler asked the job to stop (SIGTERM at a time limit or pre-emption); its state is saved."""
 
 
 class NonFiniteLossError(RuntimeError):

@@ -24,8 +24,12 @@ from .config.typed import ConfigError, option
 class TaskPrompt:
     """The user's text for one task kind (or one task)."""
 
-    text: str = option("the user's text: {question}, {context} (the formatted context, empty without one), {options}")
-    context: str = option("a row's non-empty context (a hint, a passage), formatted with {context}", "{context}\n")
+    text: str = option(
+        "the user's text: {question}, {context} (the formatted context, empty without one), {options}"
+    )
+    context: str = option(
+        "a row's non-empty context (a hint, a passage), formatted with {context}", "{context}\n"
+    )
     each_option: str = option("one option, formatted with {letter} and {option}", "{letter}. {option}")
     option_separator: str = option("between two formatted options", "\n")
 
@@ -35,8 +39,14 @@ class TaskPrompt:
         _check_fields("each_option", self.each_option, {"letter", "option"})
 
     def render(self, row: dict, letters: str) -> str:
+        if len(row["options"]) > len(letters):
+            raise ValueError(
+                f"task {row['task']!r}: a question with {len(row['options'])} options, but the prompt "
+                f"template letters only {len(letters)} ({letters})"
+            )
         options = self.option_separator.join(
-            self.each_option.format(letter=letter, option=choice) for letter, choice in zip(letters, row["options"])
+            self.each_option.format(letter=letter, option=choice)
+            for letter, choice in zip(letters, row["options"])
         )
         context = self.context.format(context=row["context"]) if row["context"] else ""
         return self.text.format(question=row["question"], context=context, options=options)
@@ -46,9 +56,15 @@ class TaskPrompt:
 class PromptTemplate:
     """A backbone's prompt: the turn around the user's text and the user's text per task kind or task name."""
 
-    turn: str = option('"chat" (the processor\'s chat template: image, then text) or a format with <image> and {text}')
-    tasks: dict[str, TaskPrompt] = option("task kind or task name -> its prompt (a task name wins over its kind)")
-    letters: str = option("option letters in order: those of the data's multiple-choice answers", string.ascii_uppercase)
+    turn: str = option(
+        '"chat" (the processor\'s chat template: image, then text) or a format with <image> and {text}'
+    )
+    tasks: dict[str, TaskPrompt] = option(
+        "task kind or task name -> its prompt (a task name wins over its kind)"
+    )
+    letters: str = option(
+        "option letters in order: those of the data's multiple-choice answers", string.ascii_uppercase
+    )
 
     def __post_init__(self):
         if self.turn != "chat":
@@ -57,8 +73,10 @@ class PromptTemplate:
     def task_prompt(self, task: str, kind: str) -> TaskPrompt:
         found = self.tasks.get(task) or self.tasks.get(kind)
         if found is None:
-            raise ConfigError(f"prompt template has no entry for task {task!r} or its kind {kind!r} "
-                              f"(it has: {', '.join(self.tasks)})")
+            raise ConfigError(
+                f"prompt template has no entry for task {task!r} or its kind {kind!r} "
+                f"(it has: {', '.join(self.tasks)})"
+            )
         return found
 
     def user_text(self, row: dict) -> str:
@@ -66,7 +84,7 @@ class PromptTemplate:
         return self.task_prompt(row["task"], row["kind"]).render(row, self.letters)
 
     def prompt(self, row: dict, processor) -> str:
-        """The whole prompt of `row`: the user's text in the turn (the processor's chat template for "chat")."""
+        """The whole prompt of `row`: the user's text in the turn ("chat": the processor's chat template)."""
         text = self.user_text(row)
         if self.turn == "chat":
             turn = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
@@ -91,11 +109,14 @@ def _check_fields(name: str, text: str, allowed: set[str], required: set[str] = 
     except ValueError as err:
         raise ConfigError(f"{name} {text!r} is not a valid format string ({err})") from None
     if used - allowed or required - used:
-        raise ConfigError(f"{name} {text!r} may use only {sorted(allowed)}" +
-                          (f" and must use {sorted(required)}" if required else "") + f"; it uses {sorted(used)}")
+        raise ConfigError(
+            f"{name} {text!r} may use only {sorted(allowed)}"
+            + (f" and must use {sorted(required)}" if required else "")
+            + f"; it uses {sorted(used)}"
+        )
 
 
-# ------------------------------------------------------------------------------------------ built-in templates
+# ---------------------------------------------------------------------------------- built-in templates
 
 # The embedded benchmark's backbones: a word-level vocabulary, lowercase letters, no punctuation.
 _PLAIN = TaskPrompt(text="{context}{question}", context="{context} ")
@@ -103,9 +124,16 @@ WORDS = PromptTemplate(
     turn="<image> {text} answer",
     letters="abcd",
     tasks={
-        "open": _PLAIN, "vqa": _PLAIN, "yes_no": _PLAIN, "pathvqa": _PLAIN,
-        "multiple_choice": TaskPrompt(text="{context}{question} options {options}", context="{context} ",
-                                      each_option="{letter} {option}", option_separator=" "),
+        "open": _PLAIN,
+        "vqa": _PLAIN,
+        "yes_no": _PLAIN,
+        "pathvqa": _PLAIN,
+        "multiple_choice": TaskPrompt(
+            text="{context}{question} options {options}",
+            context="{context} ",
+            each_option="{letter} {option}",
+            option_separator=" ",
+        ),
         "caption": TaskPrompt(text="describe the image"),
     },
 )
@@ -117,10 +145,14 @@ _LETTER = "{context}{question}\n{options}\nAnswer with the option's letter from 
 LLAVA_1_5 = PromptTemplate(
     turn="chat",
     tasks={
-        "open": TaskPrompt(text=_SHORT), "vqa": TaskPrompt(text=_SHORT), "yes_no": TaskPrompt(text=_SHORT),
+        "open": TaskPrompt(text=_SHORT),
+        "vqa": TaskPrompt(text=_SHORT),
+        "yes_no": TaskPrompt(text=_SHORT),
         "pathvqa": TaskPrompt(text=_SHORT),
-        "vizwiz": TaskPrompt(text="{question}\nWhen the provided information is insufficient, respond with "
-                                  "'Unanswerable'.\nAnswer the question using a single word or phrase."),
+        "vizwiz": TaskPrompt(
+            text="{question}\nWhen the provided information is insufficient, respond with "
+            "'Unanswerable'.\nAnswer the question using a single word or phrase."
+        ),
         "multiple_choice": TaskPrompt(text=_LETTER),
         "scienceqa": TaskPrompt(text=_LETTER, context="Context: {context}\n"),
         "caption": TaskPrompt(text="Provide a one-sentence caption for the provided image."),

@@ -60,22 +60,35 @@ class PretrainSpec:
 
 def train_spec(config: Config, cell: Cell) -> TrainSpec:
     method = config.methods[cell.method]
-    return TrainSpec(cell=cell, backbone=_result_part(config.backbones[cell.backbone]), method=method,
-                     training=config.training.with_overrides(method.training),
-                     representation_layer=config.evaluation.representation_layer,
-                     prompt=config.prompt_of(cell.backbone), experiment=config.mlflow.experiment)
+    return TrainSpec(
+        cell=cell,
+        backbone=_result_part(config.backbones[cell.backbone]),
+        method=method,
+        training=config.training.with_overrides(method.training),
+        representation_layer=config.evaluation.representation_layer,
+        prompt=config.prompt_of(cell.backbone),
+        experiment=config.mlflow.experiment,
+    )
 
 
 def evaluate_spec(config: Config, cell: Cell) -> EvaluateSpec:
-    return EvaluateSpec(cell=cell, backbone=_result_part(config.backbones[cell.backbone]),
-                        evaluation=config.evaluation, pretrain_tasks=config.pretrain_tasks_of(cell.backbone),
-                        prompt=config.prompt_of(cell.backbone))
+    return EvaluateSpec(
+        cell=cell,
+        backbone=_result_part(config.backbones[cell.backbone]),
+        evaluation=config.evaluation,
+        pretrain_tasks=config.pretrain_tasks_of(cell.backbone),
+        prompt=config.prompt_of(cell.backbone),
+    )
 
 
 def pretrain_spec(config: Config, backbone: str) -> PretrainSpec:
-    return PretrainSpec(backbone_name=backbone, backbone=_result_part(config.backbones[backbone]),
-                        tasks=config.pretrain_tasks_of(backbone), seed=config.seeds[0],
-                        prompt=config.prompt_of(backbone))
+    return PretrainSpec(
+        backbone_name=backbone,
+        backbone=_result_part(config.backbones[backbone]),
+        tasks=config.pretrain_tasks_of(backbone),
+        seed=config.seeds[0],
+        prompt=config.prompt_of(backbone),
+    )
 
 
 def _result_part(backbone: BackboneConfig) -> BackboneConfig:
@@ -110,22 +123,28 @@ def from_json(cls, text: str):
         raise ConfigError(f"spec: not JSON ({err})") from None
     if not isinstance(data, dict):
         raise ConfigError("spec: expected a JSON object")
-    parts = {"cell": lambda v: Cell(**v), "backbone": _backbone, "method": _method,
-             "training": lambda v: build(TrainingConfig, v, "spec.training"),
-             "evaluation": lambda v: build(EvaluationConfig, v, "spec.evaluation"),
-             "prompt": lambda v: build(PromptTemplate, v, "spec.prompt")}
+    parts = {
+        "cell": lambda v: Cell(**v),
+        "backbone": _backbone,
+        "method": _method,
+        "training": lambda v: build(TrainingConfig, v, "spec.training"),
+        "evaluation": lambda v: build(EvaluationConfig, v, "spec.evaluation"),
+        "prompt": lambda v: build(PromptTemplate, v, "spec.prompt"),
+    }
     fields = cls.__dataclass_fields__
     unknown = set(data) - set(fields)
     missing = set(fields) - set(data)
     if unknown or missing:
-        raise ConfigError(f"spec: not a {cls.__name__} (unknown {sorted(unknown)}, missing {sorted(missing)})")
+        raise ConfigError(
+            f"spec: not a {cls.__name__} (unknown {sorted(unknown)}, missing {sorted(missing)})"
+        )
     return cls(**{k: parts.get(k, lambda v: v)(v) for k, v in data.items()})
 
 
 def _backbone(value: dict) -> BackboneConfig:
     from .config.settings import with_typed_size
 
-    return with_typed_size("spec", build(BackboneConfig, value, "spec.backbone"))
+    return with_typed_size(build(BackboneConfig, value, "spec.backbone"), "spec.backbone")
 
 
 def _method(value: dict) -> MethodConfig:

@@ -20,9 +20,10 @@ rule aggregate:
     conda:
         ENV
     params:
+        script=script("aggregate.py"),
         cells=lambda w, input: [str(Path(m).parent) for m in input.metrics],
         order=list(CONFIG.methods),
     shell:
-        script("aggregate.py") + " --backbone {wildcards.backbone} --target {wildcards.target}"
+        "{params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
         " --cells {params.cells} --order {params.order} --tables results/tables --figures results/figures"
         " > {log} 2>&1"

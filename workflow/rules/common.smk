@@ -1,3 +1,4 @@
+import os
 import re
 import shlex
 from pathlib import Path
@@ -14,11 +15,12 @@ HUB_BACKBONES = [name for name, b in CONFIG.backbones.items() if not b.built]
 
 
 def script(name):
-    """`<python> scripts/<name>`, the script located from the workflow's folder. The interpreter is the one
-    running Snakemake (its environment has the package), or the rule's conda environment's under --use-conda."""
+    """`<python> scripts/<name>`: the interpreter running Snakemake (its environment has the package; under
+    --use-conda the rule's environment's) and the script beside the workflow, both as paths relative to the
+    working directory: a rule reruns when its params change, and a clone in another folder reruns nothing."""
     in_conda_env = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-    python = "python" if in_conda_env else shlex.quote(sys.executable)
-    return f"{python} {shlex.quote(str(Path(workflow.basedir).parent / 'scripts' / name))}"
+    python = "python" if in_conda_env else os.path.relpath(sys.executable)
+    return f"{shlex.quote(python)} {shlex.quote(os.path.relpath(Path(workflow.basedir).parent / 'scripts' / name))}"
 
 
 def quoted(spec):
@@ -53,8 +55,10 @@ CELL = "results/cells/{backbone}/{target}/{method}/seed{seed}"
 
 def cell_metrics(backbone, target):
     """metrics.json of every method and seed of one backbone x target."""
-    return [f"results/cells/{c.backbone}/{c.target}/{c.method}/seed{c.seed}/metrics.json"
-            for c in CONFIG.cells(backbone, target)]
+    return [
+        f"results/cells/{c.backbone}/{c.target}/{c.method}/seed{c.seed}/metrics.json"
+        for c in CONFIG.cells(backbone, target)
+    ]
 
 
 def all_tables():

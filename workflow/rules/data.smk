@@ -8,9 +8,10 @@ rule prepare_data:
     conda:
         ENV
     params:
+        script=script("prepare_data.py"),
         spec=quoted(CONFIG.data),
     shell:
-        script("prepare_data.py") + " --spec {params.spec} --out {output} > {log} 2>&1"
+        "{params.script} --spec {params.spec} --out {output} > {log} 2>&1"
 
 
 # Hub datasets are downloaded: on the submitting host, which has the network compute nodes may lack.

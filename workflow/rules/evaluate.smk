@@ -21,9 +21,10 @@ rule evaluate:
         runtime=lambda w: resource(w.backbone, "runtime"),
         gpu=lambda w: resource(w.backbone, "gpu"),
     params:
+        script=script("evaluate.py"),
         spec=lambda w: quoted(evaluate_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.metrics).parent),
     shell:
-        script("evaluate.py") + " --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
+        "{params.script} --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
         " --model {input.model} --train-json {input.summary} --out {params.out} --results results"
         " --threads {threads} > {log} 2>&1"

@@ -19,11 +19,13 @@ rule pretrain:
         runtime=120,
         checkpoint_every=CONFIG.checkpoint_every,  # not a param: changes no result
     params:
+        script=script("pretrain.py"),
         spec=lambda w: quoted(pretrain_spec(CONFIG, w.backbone)),
         # outside the output directory, which Snakemake deletes when the job fails
         state=lambda w: f"results/pretrain_state/{w.backbone}",
     shell:
-        script("pretrain.py") + " --spec {params.spec} --data {input.data} --out {output} --state-dir {params.state}"
+        "{params.script}"
+        " --spec {params.spec} --data {input.data} --out {output} --state-dir {params.state}"
         " --threads {threads} --checkpoint-every {resources.checkpoint_every} > {log} 2>&1"
 
 
@@ -42,7 +44,8 @@ rule fetch_backbone:
     conda:
         ENV
     params:
+        script=script("fetch_backbone.py"),
         hub_id=lambda w: CONFIG.backbones[w.backbone].hub_id,
         revision=lambda w: CONFIG.backbones[w.backbone].revision,
     shell:
-        script("fetch_backbone.py") + " --hub-id {params.hub_id} --revision {params.revision} --out {output} > {log} 2>&1"
+        "{params.script}" " --hub-id {params.hub_id} --revision {params.revision} --out {output} > {log} 2>&1"

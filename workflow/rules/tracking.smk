@@ -12,6 +12,7 @@ rule init_tracking:
     conda:
         ENV
     params:
+        script=script("init_tracking.py"),
         experiment=CONFIG.mlflow.experiment,
     shell:
-        script("init_tracking.py") + " --results results --experiment {params.experiment} --marker {output} > {log} 2>&1"
+        "{params.script}" " --results results --experiment {params.experiment} --marker {output} > {log} 2>&1"

@@ -24,9 +24,10 @@ rule train:
         # not a param: how often a cell checkpoints changes no result, so editing it reruns nothing
         checkpoint_every=CONFIG.checkpoint_every,
     params:
+        script=script("train.py"),
         spec=lambda w: quoted(train_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.summary).parent),
     shell:
-        script("train.py") + " --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
+        "{params.script} --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
         " --out {params.out} --results results --threads {threads} --checkpoint-every {resources.checkpoint_every}"
         " > {log} 2>&1"

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..cells import Cell
 from ..prompts import PROMPTS, PromptTemplate
+from ..tracking.mlflow_store import DEFAULT_EXPERIMENT
 from ..training.settings import PretrainConfig, TrainingConfig
 from .typed import ConfigError, as_plain, build, option, unknown_key
 
@@ -39,20 +40,26 @@ class DataConfig:
     sizes: SplitSizes = option("rows per split")
     pretrain_tasks: list[str] = option("tasks the backbones are pre-trained on and evaluated on")
     target_tasks: list[str] = option("tasks a backbone can be tuned on")
-    source: Literal["generated", "hub"] = option("generated: the embedded benchmark; hub: real datasets", "generated")
+    source: Literal["generated", "hub"] = option(
+        "generated: the embedded benchmark; hub: real datasets", "generated"
+    )
     image_size: int = option("image side of the generated benchmark, pixels", 32, min=8)
 
     def __post_init__(self):
         if self.source == "generated":
             missing = [s for s in ("train", "val", "test") if getattr(self.sizes, s) is None]
             if missing:
-                raise ConfigError(f"sizes: the generated benchmark needs a row count for every split; null for {missing}")
+                raise ConfigError(
+                    f"sizes: the generated benchmark needs a row count for every split; null for {missing}"
+                )
         known = _task_kinds(self.source)
         for key in ("pretrain_tasks", "target_tasks"):
             for task in getattr(self, key):
                 if task not in known:
-                    raise ConfigError(f"{key}: unknown task {task!r} for source {self.source!r}; "
-                                      f"valid: {', '.join(sorted(known))}")
+                    raise ConfigError(
+                        f"{key}: unknown task {task!r} for source {self.source!r}; "
+                        f"valid: {', '.join(sorted(known))}"
+                    )
             if not getattr(self, key):
                 raise ConfigError(f"{key} is empty")
 
@@ -94,7 +101,9 @@ class EvaluationConfig:
         "hidden layer of the image-token states (L_v, effective rank); -1 = last, as the paper", -1
     )
     erank: ErankConfig = option("effective-rank options", ErankConfig())
-    max_test_examples: int | None = option("score at most this many test questions per task (null = all)", None, min=1)
+    max_test_examples: int | None = option(
+        "score at most this many test questions per task (null = all)", None, min=1
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,18 +127,29 @@ class BackboneConfig:
     lora_target_modules: str | list[str] = option("peft target_modules of the LoRA method: a regex or names")
     prompt: str = option("prompt template: a name in prompts.PROMPTS or in the config's `prompts`")
     architecture: str | None = option("built backbone: a key of models.registry.ARCHITECTURES", None)
-    size: dict[str, Any] | None = option("built backbone: widths and depths (its architecture's class in models/size.py)",
-                                         None)
+    size: dict[str, Any] | None = option(
+        "built backbone: widths and depths (its architecture's class in models/size.py)", None
+    )
     pretrain: PretrainConfig | None = option("built backbone: pre-training settings", None)
     hub_id: str | None = option("hub backbone: repository id, e.g. llava-hf/llava-1.5-7b-hf", None)
     revision: str = option("hub backbone: revision (branch, tag or commit) fetched", "main")
     trust_remote_code: bool = option("the checkpoint's modeling code lives in its hub repository", False)
     dtype: Literal["float32", "bfloat16", "float16"] = option("weights and training precision", "float32")
-    gradient_checkpointing: bool = option("recompute activations in the backward pass (a 7B cell on one GPU)", False)
-    device_map: str | dict[str, Any] | None = option("accelerate placement over several GPUs, e.g. auto", None)
-    attn_implementation: str | None = option("e.g. sdpa or flash_attention_2 (null = transformers' default)", None)
-    image_resize: int | None = option("resize images to this square first (a fixed image-token count)", None, min=8)
-    pretrain_tasks: list[str] | None = option("this backbone's pre-trained tasks (null = data.pretrain_tasks)", None)
+    gradient_checkpointing: bool = option(
+        "recompute activations in the backward pass (a 7B cell on one GPU)", False
+    )
+    device_map: str | dict[str, Any] | None = option(
+        "accelerate placement over several GPUs, e.g. auto", None
+    )
+    attn_implementation: str | None = option(
+        "e.g. sdpa or flash_attention_2 (null = transformers' default)", None
+    )
+    image_resize: int | None = option(
+        "resize images to this square first (a fixed image-token count)", None, min=8
+    )
+    pretrain_tasks: list[str] | None = option(
+        "this backbone's pre-trained tasks (null = data.pretrain_tasks)", None
+    )
     targets: list[str] | None = option("this backbone's target tasks (null = the config's `targets`)", None)
     resources: Resources = option("cluster resources of its train and evaluate jobs", Resources())
 
@@ -137,8 +157,10 @@ class BackboneConfig:
         built = [k for k in ("architecture", "size", "pretrain") if getattr(self, k) is not None]
         if self.hub_id is None and len(built) != 3:
             missing = sorted({"architecture", "size", "pretrain"} - set(built))
-            raise ConfigError(f"a built backbone needs architecture, size and pretrain (missing {missing}); "
-                              "a hub backbone needs hub_id")
+            raise ConfigError(
+                f"a built backbone needs architecture, size and pretrain (missing {missing}); "
+                "a hub backbone needs hub_id"
+            )
         if self.hub_id is not None and built:
             raise ConfigError(f"a hub backbone (hub_id) takes no {', '.join(built)}")
         if self.hub_id is not None and not re.fullmatch(r"[^/\s]+/[^/\s]+", self.hub_id):
@@ -151,7 +173,7 @@ class BackboneConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class MlflowConfig:
-    experiment: str = option("MLflow experiment of every cell's run", "mllm-forgetting")
+    experiment: str = option("MLflow experiment of every cell's run", DEFAULT_EXPERIMENT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,8 +188,9 @@ class Config:
     evaluation: EvaluationConfig = option("how every cell is scored")
     seeds: list[int] = option("seeds of every tuning cell (mean and spread over them in the tables)")
     threads: int = option("torch threads per job", 1, min=1)
-    checkpoint_every: int = option("a training cell saves its whole state every N steps; a rerun resumes (0 = never)",
-                                   50, min=0)
+    checkpoint_every: int = option(
+        "a training cell saves its whole state every N steps; a rerun resumes (0 = never)", 50, min=0
+    )
     mlflow: MlflowConfig = option("tracking", MlflowConfig())
     prompts: dict[str, PromptTemplate] = option("prompt templates besides the built-in ones (prompts.py)", {})
 
@@ -200,7 +223,10 @@ def load_config(mapping: dict) -> Config:
 
     config = build(Config, mapping, "")
     methods = {name: _method_config(name, entry, METHODS) for name, entry in config.methods.items()}
-    backbones = {name: with_typed_size(name, b) for name, b in config.backbones.items()}
+    for name in config.backbones:
+        if not NAME.fullmatch(name):
+            raise ConfigError(f"backbones.{name}: a backbone name must be letters, digits, '_', '.', '-'")
+    backbones = {name: with_typed_size(b, f"backbones.{name}") for name, b in config.backbones.items()}
     config = dataclasses.replace(config, methods=methods, backbones=backbones)
     _check_grid(config)
     return config
@@ -218,16 +244,15 @@ def _method_config(name: str, entry, registry):
     return build(registry[method_type].config, {k: v for k, v in entry.items() if k != "type"}, where)
 
 
-def with_typed_size(name: str, backbone: BackboneConfig) -> BackboneConfig:
-    if not NAME.fullmatch(name):
-        raise ConfigError(f"backbones.{name}: a backbone name must be letters, digits, '_', '.', '-'")
+def with_typed_size(backbone: BackboneConfig, where: str) -> BackboneConfig:
+    """The entry with its `size` typed by its architecture's size class (a built backbone)."""
     if not backbone.built:
         return backbone
     from ..models.registry import ARCHITECTURES
 
     if backbone.architecture not in ARCHITECTURES:
-        raise ConfigError(f"backbones.{name}: {unknown_key(backbone.architecture, ARCHITECTURES, 'architecture')}")
-    size = build(ARCHITECTURES[backbone.architecture].size, backbone.size, f"backbones.{name}.size")
+        raise ConfigError(f"{where}: {unknown_key(backbone.architecture, ARCHITECTURES, 'architecture')}")
+    size = build(ARCHITECTURES[backbone.architecture].size, backbone.size, f"{where}.size")
     return dataclasses.replace(backbone, size=size)
 
 
@@ -245,12 +270,16 @@ def _check_grid(config: Config) -> None:
         where = f"backbones.{name}"
         for target in config.targets_of(name):
             if target not in data.target_tasks:
-                raise ConfigError(f"{where}: unknown target {target!r}; valid (data.target_tasks): "
-                                  f"{', '.join(data.target_tasks)}")
+                raise ConfigError(
+                    f"{where}: unknown target {target!r}; valid (data.target_tasks): "
+                    f"{', '.join(data.target_tasks)}"
+                )
         for task in config.pretrain_tasks_of(name):
             if task not in data.pretrain_tasks:
-                raise ConfigError(f"{where}: pre-trained task {task!r} is not prepared; valid (data.pretrain_tasks): "
-                                  f"{', '.join(data.pretrain_tasks)}")
+                raise ConfigError(
+                    f"{where}: pre-trained task {task!r} is not prepared; valid (data.pretrain_tasks): "
+                    f"{', '.join(data.pretrain_tasks)}"
+                )
         if backbone.prompt not in templates:
             raise ConfigError(f"{where}: {unknown_key(backbone.prompt, templates, 'prompt template')}")
         template = templates[backbone.prompt]
@@ -264,4 +293,6 @@ def _check_grid(config: Config) -> None:
             for i, stage in enumerate(stages):
                 outside = sorted(set(stage["tasks"]) - set(config.pretrain_tasks_of(name)))
                 if outside:
-                    raise ConfigError(f"{where}.pretrain.stages[{i}]: tasks outside the pre-trained tasks: {outside}")
+                    raise ConfigError(
+                        f"{where}.pretrain.stages[{i}]: tasks outside the pre-trained tasks: {outside}"
+                    )

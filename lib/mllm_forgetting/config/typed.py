@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 
 
 def option(help: str, default=dataclasses.MISSING, **bounds):
-    """A documented config field: `help` for the reference (config/README.md), bounds min/exclusive_min/max."""
+    """A documented config field: `help` for config/README.md, bounds min / exclusive_min / max."""
     unknown = set(bounds) - set(BOUNDS)
     if unknown:
         raise TypeError(f"unknown bound(s) {sorted(unknown)}; valid: {BOUNDS}")
@@ -53,7 +53,9 @@ def build(cls, value, where: str):
     for name, f in fields.items():
         if name not in value:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{where or 'config'}: missing required option {name!r} ({f.metadata.get('help', '')})")
+                raise ConfigError(
+                    f"{where or 'config'}: missing required option {name!r} ({f.metadata.get('help', '')})"
+                )
             continue
         kwargs[name] = parse(hints[name], value[name], where, name)
         check_bounds(f, value[name], where)  # the value as written (0, not 0.0, in the message)
@@ -92,7 +94,9 @@ def parse(tp, value, where: str, key: str):
     if origin is Literal:
         if value in get_args(tp) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{where or 'config'}: {key} must be one of {_choices(get_args(tp))}; got {_shown(value)}")
+        raise ConfigError(
+            f"{where or 'config'}: {key} must be one of {_choices(get_args(tp))}; got {_shown(value)}"
+        )
     if origin is list:
         if not isinstance(value, list):
             raise _type_error(tp, value, where, key)
@@ -102,11 +106,17 @@ def parse(tp, value, where: str, key: str):
         if not isinstance(value, dict):
             raise _type_error(tp, value, where, key)
         _, item = get_args(tp)
-        return {k: parse(item, v, join(where, key) if dataclasses.is_dataclass(item) else where, k)
-                for k, v in value.items()}
+        return {
+            k: parse(item, v, join(where, key) if dataclasses.is_dataclass(item) else where, k)
+            for k, v in value.items()
+        }
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if tp in (bool, int, float, str) and isinstance(value, tp) and not (tp is not bool and isinstance(value, bool)):
+    if (
+        tp in (bool, int, float, str)
+        and isinstance(value, tp)
+        and not (tp is not bool and isinstance(value, bool))
+    ):
         return value
     raise _type_error(tp, value, where, key)
 
@@ -123,7 +133,11 @@ def check_bounds(f: dataclasses.Field, value, where: str) -> None:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
         low, strict, high = f.metadata.get("min"), f.metadata.get("exclusive_min"), f.metadata.get("max")
-        if (low is not None and v < low) or (strict is not None and v <= strict) or (high is not None and v > high):
+        if (
+            (low is not None and v < low)
+            or (strict is not None and v <= strict)
+            or (high is not None and v > high)
+        ):
             raise ConfigError(f"{where or 'config'}: {f.name} must be {describe_bounds(f)}; got {v!r}")
 
 
@@ -164,8 +178,15 @@ def _type_error(tp, value, where, key) -> ConfigError:
 
 
 def _shown(value) -> str:
-    kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list",
-            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+    kind = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
     return f"{value!r} ({kind})" if not isinstance(value, (list, dict)) else kind
 
 

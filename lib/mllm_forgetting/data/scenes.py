@@ -35,7 +35,7 @@ class Obj:
 
 
 def random_scene(rng: np.random.Generator, n: int, positions=range(4)) -> list[Obj]:
-    """n objects with distinct shapes, colours and quadrants, so 'the circle' / 'the red object' is unambiguous."""
+    """n objects of distinct shapes, colours and quadrants: 'the circle' / 'the red object' is unambiguous."""
     shapes = rng.permutation(len(SHAPES))[:n]
     colors = rng.permutation(len(COLORS))[:n]
     pos = rng.permutation(np.array(list(positions)))[:n]

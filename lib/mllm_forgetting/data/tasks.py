@@ -114,12 +114,18 @@ def qa_sqa(rng: np.random.Generator, scene: list[Obj]) -> tuple[str, str, list[s
         return multiple_choice(q, [f"the {o.color} object" for o in objs], objs.index(best))
     want = rng.random() < 0.5  # choose the answer first so yes/no is balanced
     if kind == 0:
-        pred = lambda o: CORNERS[o.shape] > 0
+
+        def pred(o):
+            return CORNERS[o.shape] > 0
+
         o = pick(rng, [o for o in scene if pred(o) == want] or scene)
         return yes_no_choice(
             rng, f"shapes with corners are polygons is the {o.color} object a polygon", pred(o)
         )
-    pred = lambda o: o.color in WARM_COLORS
+
+    def pred(o):
+        return o.color in WARM_COLORS
+
     o = pick(rng, [o for o in scene if pred(o) == want] or scene)
     return yes_no_choice(rng, f"red and yellow are warm colors is the {o.shape} a warm color", pred(o))
 
@@ -179,7 +185,9 @@ def scene_rows(qa: Callable) -> Callable:
         for _ in range(n):
             scene = random_scene(rng, n_objects(rng))
             q, a, options = qa(rng, scene)
-            rows.append({"image": render_scene(scene, size, rng), "question": q, "answers": [a], "options": options})
+            rows.append(
+                {"image": render_scene(scene, size, rng), "question": q, "answers": [a], "options": options}
+            )
         return rows
 
     return generate
@@ -258,7 +266,9 @@ def gen_caption(rng, n, split, size):
     for _ in range(n):
         scene = random_scene(rng, n_objects(rng))
         refs = captions(rng, scene)
-        rows.append({"image": render_scene(scene, size, rng), "question": "", "answers": refs})  # the prompt asks
+        rows.append(
+            {"image": render_scene(scene, size, rng), "question": "", "answers": refs}
+        )  # the prompt asks
     return rows
 
 

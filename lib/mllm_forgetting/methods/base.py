@@ -27,7 +27,9 @@ class MethodConfig:
     method_type: ClassVar[str] = ""  # set by @register
 
     label: str | None = option("row label in tables and figures (default: the entry's name)", None)
-    training: TrainingOverride | None = option("overrides of the shared `training` block for this method", None)
+    training: TrainingOverride | None = option(
+        "overrides of the shared `training` block for this method", None
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ class Method:
         from ..training.forward import forward_vl
 
         with self.phase("forward"):
-            loss, _ = forward_vl(model, batch, ctx.image_token_id, ctx.representation_layer, need_visual=False)
+            loss, _ = forward_vl(
+                model, batch, ctx.image_token_id, ctx.representation_layer, need_visual=False
+            )
         with self.phase("backward"):
             loss.backward()
         return {"loss": loss.detach()}

@@ -1,4 +1,4 @@
-"""finetune: full gradient descent on the connector and the last LM layers (the paper's standard fine-tuning)."""
+"""finetune: gradient descent on the connector and the last LM layers (the paper's standard fine-tuning)."""
 
 from dataclasses import dataclass
 

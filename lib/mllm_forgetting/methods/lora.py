@@ -25,9 +25,13 @@ class LoRA(Method):
 
         for p in model.parameters():
             p.requires_grad_(False)
-        peft_config = LoraConfig(r=self.config.r, lora_alpha=self.config.lora_alpha,
-                                 lora_dropout=self.config.lora_dropout, target_modules=ctx.lora_target_modules,
-                                 bias="none")
+        peft_config = LoraConfig(
+            r=self.config.r,
+            lora_alpha=self.config.lora_alpha,
+            lora_dropout=self.config.lora_dropout,
+            target_modules=ctx.lora_target_modules,
+            bias="none",
+        )
         model = get_peft_model(model, peft_config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         return model

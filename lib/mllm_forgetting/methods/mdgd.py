@@ -27,12 +27,15 @@ from .base import Method, MethodConfig, StepCost, register
 class MDGDConfig(MethodConfig):
     """Modality-decoupled gradient descent; `align: false` is the paper's "w/o visual align" row."""
 
-    align: bool = option("add the visual-alignment gradient h_theta to the step (Eq. 10); false: g_theta + g~", True)
+    align: bool = option(
+        "add the visual-alignment gradient h_theta to the step (Eq. 10); false: g_theta + g~", True
+    )
     scope: Literal["tensor", "global"] = option(
         "project per parameter tensor or over the flattened vector of all tuned tensors (Eqs. 7-9)", "tensor"
     )
     schedule: Literal["joint", "sequential"] = option(
-        "joint: theta's and phi's graphs alive together; sequential: one at a time (less memory, one more forward)",
+        "joint: theta's and phi's graphs alive together; sequential: one at a time (less memory, a "
+        "third forward)",
         "joint",
     )
 

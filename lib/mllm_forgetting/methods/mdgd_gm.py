@@ -10,16 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config.typed import option
-from .mdgd import MDGD, MDGDConfig
 from .base import register
+from .mdgd import MDGD, MDGDConfig
 
 
 @dataclass(frozen=True, kw_only=True)
 class MDGDGradientMaskConfig(MDGDConfig):
     """MDGD-GM: MDGD's options plus the fraction of elements updated per step."""
 
-    alpha: float = option("fraction of the trainable elements updated per step (Eq. 11's masking ratio)", 0.1,
-                          exclusive_min=0, max=1)
+    alpha: float = option(
+        "fraction of the trainable elements updated per step (Eq. 11's masking ratio)",
+        0.1,
+        exclusive_min=0,
+        max=1,
+    )
 
 
 @register("mdgd_gm", MDGDGradientMaskConfig)

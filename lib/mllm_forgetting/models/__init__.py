@@ -1,1 +1,1 @@
-"""Backbones: built tiny models (registry.py, one builder module each), loading (loading.py), what is tuned (parts.py)."""
+"""Backbones: built tiny models (registry.py, a builder module each), loading.py, what is tuned (parts.py)."""

@@ -1,4 +1,4 @@
-"""tiny-resampler: Idefics2ForConditionalGeneration (SigLIP-style vision tower, perceiver resampler, Mistral LM).
+"""tiny-resampler: Idefics2ForConditionalGeneration (SigLIP-style tower, perceiver resampler, Mistral LM).
 
 The MiniCPM-V analogue: image features pass a perceiver resampler with a fixed number of latents
 before the LM, and the paper tunes that resampler.
@@ -13,7 +13,13 @@ IMAGE_TOKEN, AROUND_IMAGE, END_OF_UTTERANCE = "<image>", "<fake_token_around_ima
 
 def build_idefics2(size: ResamplerSize, words: list[str]):
     """A randomly initialised Idefics2 of the given size and its processor, ready for save_pretrained."""
-    from transformers import Idefics2Config, Idefics2ForConditionalGeneration, Idefics2ImageProcessorPil, Idefics2Processor, MistralConfig
+    from transformers import (
+        Idefics2Config,
+        Idefics2ForConditionalGeneration,
+        Idefics2ImageProcessorPil,
+        Idefics2Processor,
+        MistralConfig,
+    )
 
     from .tokenizer import build_word_tokenizer
 

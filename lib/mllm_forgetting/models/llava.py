@@ -1,4 +1,4 @@
-"""tiny-llava: LlavaForConditionalGeneration (CLIP vision tower, MLP projector, Llama LM), the LLaVA-1.5 analogue."""
+"""tiny-llava: LlavaForConditionalGeneration (CLIP tower, MLP projector, Llama LM), the LLaVA-1.5 analogue."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ IMAGE_TOKEN = "<image>"
 
 def build_llava(size: VisionLanguageSize, words: list[str]):
     """A randomly initialised LLaVA of the given size and its processor, ready for save_pretrained."""
-    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import (
+        CLIPImageProcessorPil,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
 
     from .tokenizer import build_word_tokenizer
 

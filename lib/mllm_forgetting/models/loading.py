@@ -87,8 +87,8 @@ def _read_config(path: Path | str) -> dict:
 
 def _damaged(path, err: Exception) -> str:
     return (
-        f"checkpoint {path} is damaged ({type(err).__name__}: {err}); delete it and rerun the step that wrote it "
-        f"(pretrain, fetch_backbone or the cell's train rule)"
+        f"checkpoint {path} is damaged ({type(err).__name__}: {err}); delete it and rerun the step that "
+        f"wrote it (pretrain, fetch_backbone or the cell's train rule)"
     )
 
 

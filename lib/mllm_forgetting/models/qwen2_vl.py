@@ -77,7 +77,7 @@ def build_qwen2_vl(size: NativeResolutionSize, words: list[str]):
     )
     config.pad_token_id = tokenizer.pad_token_id
     model = Qwen2VLForConditionalGeneration(config)
-    pixels = size.image_size ** 2  # a fixed pixel budget: square images give a fixed number of tokens
+    pixels = size.image_size**2  # a fixed pixel budget: square images give a fixed number of tokens
     image_processor = Qwen2VLImageProcessorPil(
         patch_size=size.patch_size,
         merge_size=2,

@@ -30,7 +30,7 @@ ARCHITECTURES = {
 
 
 def build_backbone(architecture: str, size, words: list[str]):
-    """(model, processor) of a built architecture; `size` is its size class (as the config loader makes it)."""
+    """(model, processor) of a built architecture; `size` is an instance of its size class."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown backbone architecture {architecture!r}; valid: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[architecture].build(size, words)

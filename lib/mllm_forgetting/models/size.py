@@ -26,10 +26,14 @@ class VisionLanguageSize:
     max_positions: int = option("position embeddings of the language model", 128, min=1)
 
     CHECKPOINT_FIELDS: ClassVar[dict[str, str]] = {
-        "vision_hidden": "vision_config.hidden_size", "vision_layers": "vision_config.num_hidden_layers",
-        "image_size": "vision_config.image_size", "patch_size": "vision_config.patch_size",
-        "text_hidden": "text_config.hidden_size", "text_layers": "text_config.num_hidden_layers",
-        "heads": "text_config.num_attention_heads", "max_positions": "text_config.max_position_embeddings",
+        "vision_hidden": "vision_config.hidden_size",
+        "vision_layers": "vision_config.num_hidden_layers",
+        "image_size": "vision_config.image_size",
+        "patch_size": "vision_config.patch_size",
+        "text_hidden": "text_config.hidden_size",
+        "text_layers": "text_config.num_hidden_layers",
+        "heads": "text_config.num_attention_heads",
+        "max_positions": "text_config.max_position_embeddings",
     }
 
     def __post_init__(self):
@@ -37,7 +41,9 @@ class VisionLanguageSize:
             if getattr(self, width) % self.heads:
                 raise ConfigError(f"{width} {getattr(self, width)} is not divisible by heads {self.heads}")
         if self.image_size % self.patch_size:
-            raise ConfigError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+            raise ConfigError(
+                f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,13 +62,16 @@ class ResamplerSize(VisionLanguageSize):
 
 @dataclass(frozen=True, kw_only=True)
 class NativeResolutionSize(VisionLanguageSize):
-    """Qwen2-VL: `image_size` squared is the image processor's pixel budget (square images: a fixed token count)."""
+    """Qwen2-VL: `image_size` squared is the processor's pixel budget (square images: a fixed token count)."""
 
     max_positions: int = option("position embeddings of the language model", 256, min=1)
 
     CHECKPOINT_FIELDS: ClassVar[dict[str, str]] = {  # image_size lives in the processor, not config.json
-        "vision_hidden": "vision_config.embed_dim", "vision_layers": "vision_config.depth",
-        "patch_size": "vision_config.patch_size", "text_hidden": "text_config.hidden_size",
-        "text_layers": "text_config.num_hidden_layers", "heads": "text_config.num_attention_heads",
+        "vision_hidden": "vision_config.embed_dim",
+        "vision_layers": "vision_config.depth",
+        "patch_size": "vision_config.patch_size",
+        "text_hidden": "text_config.hidden_size",
+        "text_layers": "text_config.num_hidden_layers",
+        "heads": "text_config.num_attention_heads",
         "max_positions": "text_config.max_position_embeddings",
     }

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import FIGURES
 from .figures import (
+    CORE_METHODS,
     alpha_of,
     plot_alpha_sensitivity,
     plot_effective_rank,
@@ -18,8 +20,6 @@ from .figures import (
     plot_top_tokens,
     plot_tsne,
 )
-from . import FIGURES
-from .figures import CORE_METHODS
 from .tables import build_table, is_zero_shot, method_order, write_table
 
 

@@ -73,7 +73,9 @@ def memory_gb(shape: BackboneShape, method_type: str, batch: int, bytes_per_para
         return (weights + activations / shape.layers) / 1e9
     tuned = _tuned(shape, cost)
     grads_and_adam = 3 * bytes_per_param * tuned  # gradient + AdamW's two moments in the parameters' dtype
-    extra = cost.extra_copies * tuned * bytes_per_param  # MDGD: phi's copy of the tuned tensors, g and h of both
+    extra = (
+        cost.extra_copies * tuned * bytes_per_param
+    )  # MDGD: phi's copy of the tuned tensors, g and h of both
     return (weights + grads_and_adam + extra + cost.forward_models * activations) / 1e9
 
 
@@ -92,7 +94,8 @@ def cell_cost(shape: BackboneShape, method_type: str, steps: int, batch: int, ev
 # Shapes of the paper-scale backbones, from their published configs (config.json on the hub) and the
 # MDGD paper's trainable counts; `tokens` = image tokens + ~64 text tokens; LoRA at config/paper.yaml's r=64.
 PUBLISHED_SHAPES = {
-    # CLIP ViT-L/336 (0.30B) + projector (21M) + Vicuna-7B (6.74B); 576 image tokens; 6 x 202.4M + 21M trainable
+    # CLIP ViT-L/336 (0.30B) + projector (21M) + Vicuna-7B (6.74B); 576 image tokens;
+    # 6 x 202.4M + 21M trainable
     "llava-hf/llava-1.5-7b-hf": BackboneShape(
         total=7.06e9,
         lm=6.74e9,

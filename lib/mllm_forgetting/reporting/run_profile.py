@@ -45,6 +45,7 @@ def format_profile(table: pd.DataFrame, cores: int | None = None) -> str:
     lines.append(f"| all | {int(table['jobs'].sum())} | {total:.0f} | 100% | | |")
     if cores:
         lines.append(
-            f"\n{total:.0f} job-seconds over {cores} cores: at least {total / cores / 60:.1f} min of wall time"
+            f"\n{total:.0f} job-seconds over {cores} cores: "
+            f"at least {total / cores / 60:.1f} min of wall time"
         )
     return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""The pipeline's steps, one function each; scripts/ wraps them as command lines and Snakemake rules call those."""
+"""The pipeline's steps, one function each; scripts/ wraps them as command lines, which the rules call."""

@@ -12,6 +12,7 @@ PyTorch profiler's memory timeline.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import statistics
 import tempfile
@@ -33,13 +34,27 @@ from ..training.loop import optimizer_step
 from .common import load_rows, setup_torch, tune_context
 
 
-def benchmark_backbone(name: str, backbone: BackboneConfig, prompt: PromptTemplate, methods: dict[str, MethodConfig],
-                       data_dir: str, *, task: str, representation_layer: int, batch_size: int = 32,
-                       steps: int = 20, warmup: int = 3, threads: int = 1, seed: int = 0) -> dict:
+def benchmark_backbone(
+    name: str,
+    backbone: BackboneConfig,
+    prompt: PromptTemplate,
+    methods: dict[str, MethodConfig],
+    data_dir: str,
+    *,
+    task: str,
+    representation_layer: int,
+    batch_size: int = 32,
+    steps: int = 20,
+    warmup: int = 3,
+    threads: int = 1,
+    seed: int = 0,
+) -> dict:
     """Step time, peak memory, AdamW state and the passes of a step, for each method that trains."""
     device = setup_torch(threads)
     torch.manual_seed(seed)
-    base, processor = build_backbone(backbone.architecture, backbone.size, read_vocabulary(data_dir) + prompt.words())
+    base, processor = build_backbone(
+        backbone.architecture, backbone.size, read_vocabulary(data_dir) + prompt.words()
+    )
     enc = encode(load_rows(data_dir, task, "train", batch_size), processor, prompt)
     rng = np.random.default_rng(seed)
     batch = to_device(training_batch(enc, np.arange(len(enc)), rng, processor.tokenizer.pad_token_id), device)
@@ -54,8 +69,16 @@ def benchmark_backbone(name: str, backbone: BackboneConfig, prompt: PromptTempla
         model.train()
         optimizer = torch.optim.AdamW(method.params, lr=1e-4)
 
-        def step():
-            optimizer_step(model, method, ctx, batch, optimizer, grad_clip=1.0, label=f"benchmark {name} {cell}")
+        step = functools.partial(
+            optimizer_step,
+            model,
+            method,
+            ctx,
+            batch,
+            optimizer,
+            grad_clip=1.0,
+            label=f"benchmark {name} {cell}",
+        )
 
         for _ in range(warmup):
             step()
@@ -79,7 +102,13 @@ def benchmark_backbone(name: str, backbone: BackboneConfig, prompt: PromptTempla
             step()
         results[cell]["passes_s"] = timer.medians()
         model = method = optimizer = None  # this method's tensors freed before the next one's
-    return {"backbone": name, "device": str(device), "batch_size": batch_size, "steps": steps, "methods": results}
+    return {
+        "backbone": name,
+        "device": str(device),
+        "batch_size": batch_size,
+        "steps": steps,
+        "methods": results,
+    }
 
 
 class PassTimer:
@@ -110,9 +139,11 @@ def ratios(result: dict, reference: str) -> dict:
     out = {"backbone": result["backbone"], "reference": reference}
     for cell, r in m.items():
         if cell != reference:
-            out[cell] = {"time": round(r["step_s"] / ref["step_s"], 3),
-                         "peak_mem": round(r["peak_bytes"] / ref["peak_bytes"], 3),
-                         "optimizer_state": round(r["optimizer_state_bytes"] / ref["optimizer_state_bytes"], 3)}
+            out[cell] = {
+                "time": round(r["step_s"] / ref["step_s"], 3),
+                "peak_mem": round(r["peak_bytes"] / ref["peak_bytes"], 3),
+                "optimizer_state": round(r["optimizer_state_bytes"] / ref["optimizer_state_bytes"], 3),
+            }
     return out
 
 
@@ -120,7 +151,8 @@ def format_table(result: dict, reference: str) -> str:
     m = result["methods"]
     ref = m[reference]
     lines = [
-        f"{result['backbone']} ({result['device']}, batch {result['batch_size']}, median of {result['steps']} steps)",
+        f"{result['backbone']} ({result['device']}, batch {result['batch_size']}, "
+        f"median of {result['steps']} steps)",
         f"| method | step ms | x {reference} | peak MB | x {reference} | AdamW state MB |",
         "|---|---:|---:|---:|---:|---:|",
     ]

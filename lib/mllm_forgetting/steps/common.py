@@ -36,7 +36,7 @@ def load_model(path, backbone: BackboneConfig, device):
 
 
 def save_npz(path: str | Path, arrays: dict) -> None:
-    """np.savez_compressed, atomically (through a file object: savez would append .npz to the temporary name)."""
+    """np.savez_compressed, atomically (a file object: savez would append .npz to the temporary name)."""
     import numpy as np
 
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
@@ -49,13 +49,17 @@ def load_rows(data_dir, task: str, split: str, limit: int | None = None):
     return rows.select(range(limit)) if limit is not None and limit < len(rows) else rows
 
 
-def encode_task(data_dir, task: str, split: str, processor, prompt: PromptTemplate, backbone: BackboneConfig) -> Encoded:
+def encode_task(
+    data_dir, task: str, split: str, processor, prompt: PromptTemplate, backbone: BackboneConfig
+) -> Encoded:
     return encode(load_rows(data_dir, task, split), processor, prompt, image_size=backbone.image_resize)
 
 
 def tune_context(model, backbone: BackboneConfig, representation_layer: int) -> TuneContext:
     return TuneContext(
-        trainable_names=trainable_names(model, backbone.connector, backbone.layers, backbone.trainable_last_layers),
+        trainable_names=trainable_names(
+            model, backbone.connector, backbone.layers, backbone.trainable_last_layers
+        ),
         image_token_id=model.config.image_token_id,
         representation_layer=representation_layer,
         lora_target_modules=backbone.lora_target_modules,

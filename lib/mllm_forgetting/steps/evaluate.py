@@ -1,4 +1,4 @@
-"""evaluate: score a tuned cell on every pre-trained task and its target, with effective ranks and representations."""
+"""evaluate: score a cell on every pre-trained task and its target; effective ranks and representations."""
 
 from __future__ import annotations
 
@@ -30,26 +30,52 @@ def load_tuned(model_dir, pretrained_dir, spec: EvaluateSpec, device):
     return load_model(model_dir, spec.backbone, device)
 
 
-def evaluate_cell(spec: EvaluateSpec, *, data_dir: str, pretrained_dir: str, model_dir: str, train_json: str,
-                  out_dir: str, results_dir: str, threads: int, track: bool = True) -> dict:
+def evaluate_cell(
+    spec: EvaluateSpec,
+    *,
+    data_dir: str,
+    pretrained_dir: str,
+    model_dir: str,
+    train_json: str,
+    out_dir: str,
+    results_dir: str,
+    threads: int,
+    track: bool = True,
+) -> dict:
     cell, evaluation = spec.cell, spec.evaluation
     device = setup_torch(threads)
     summary = json.loads(Path(train_json).read_text())
     model, processor = load_tuned(model_dir, pretrained_dir, spec, device)
     model.eval()
-    erank_options = {"layer": evaluation.representation_layer, "centre": evaluation.erank.centre,
-                     "variant": evaluation.erank.variant}
+    erank_options = {
+        "layer": evaluation.representation_layer,
+        "centre": evaluation.erank.centre,
+        "variant": evaluation.erank.variant,
+    }
     erank = {"centre": evaluation.erank.centre, "variant": evaluation.erank.variant}
     order = [*spec.pretrain_tasks, cell.target]
     tasks, arrays = {}, {}
     for task in order:
         rows = load_rows(data_dir, task, "test", evaluation.max_test_examples)
-        enc, preds, result = score_task_split(model, processor, rows, spec.prompt, batch_size=evaluation.batch_size,
-                                              device=device, label=f"{cell.name} {task}",
-                                              image_size=spec.backbone.image_resize)
-        visual, multimodal = representations(model, enc, image_token_id=model.config.image_token_id,
-                                             layer=evaluation.representation_layer, batch_size=evaluation.batch_size,
-                                             pad_id=processor.tokenizer.pad_token_id, device=device)
+        enc, preds, result = score_task_split(
+            model,
+            processor,
+            rows,
+            spec.prompt,
+            batch_size=evaluation.batch_size,
+            device=device,
+            label=f"{cell.name} {task}",
+            image_size=spec.backbone.image_resize,
+        )
+        visual, multimodal = representations(
+            model,
+            enc,
+            image_token_id=model.config.image_token_id,
+            layer=evaluation.representation_layer,
+            batch_size=evaluation.batch_size,
+            pad_id=processor.tokenizer.pad_token_id,
+            device=device,
+        )
         tasks[task] = {
             "role": "target" if task == cell.target else "pretrain",
             "kind": result["kind"],
@@ -85,8 +111,9 @@ def evaluate_cell(spec: EvaluateSpec, *, data_dir: str, pretrained_dir: str, mod
 
 def _log(cell, summary: dict, metrics: dict, out: Path, results_dir: str) -> None:
     """The final scores into the cell's run; a tracking failure only warns (metrics.json is complete)."""
-    tracker = CellTracker.reopen(cell, out, summary.get("mlflow_run_id"), summary.get("mlflow_error"),
-                                 results_dir=results_dir)
+    tracker = CellTracker.reopen(
+        cell, out, summary.get("mlflow_run_id"), summary.get("mlflow_error"), results_dir=results_dir
+    )
     if tracker:
         tracker.log_metrics(score_metrics(metrics))
         tracker.log_artifact(out / "metrics.json")

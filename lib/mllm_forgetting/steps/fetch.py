@@ -1,4 +1,4 @@
-"""fetch_backbone: download a hub checkpoint (the paper's pre-trained phi) into results/checkpoints/<backbone>."""
+"""fetch_backbone: download a hub checkpoint (the paper's phi) into results/checkpoints/<backbone>."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .common import write_json
 CHECKPOINT_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.jinja", "*.py"]
 
 
-def fetch_backbone(hub_id: str, out_dir: str, revision: str = "main") -> dict:
+def fetch_backbone(hub_id: str, out_dir: str, revision: str) -> dict:
     from huggingface_hub import HfApi, snapshot_download
 
     out = Path(out_dir)

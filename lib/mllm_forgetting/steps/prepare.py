@@ -13,6 +13,8 @@ def prepare_data(data: DataConfig, out_dir: str) -> None:
 
         build_benchmark(out_dir, data.tasks, sizes, seed=data.seed, image_size=data.image_size)
     else:
-        from ..data.hub.prepare import prepare_hub_tasks  # needs network on first run: hub datasets are downloaded
+        from ..data.hub.prepare import (
+            prepare_hub_tasks,
+        )  # needs network on first run: hub datasets are downloaded
 
         prepare_hub_tasks(out_dir, data.tasks, sizes, seed=data.seed)

@@ -27,8 +27,15 @@ from .scoring import score_tasks
 VAL_BATCH_SIZE = 100  # questions per forward pass of the zero-shot check on the validation splits
 
 
-def pretrain(spec: PretrainSpec, *, data_dir: str, out_dir: str, threads: int, state_dir: str | None,
-             checkpoint_every: int) -> dict:
+def pretrain(
+    spec: PretrainSpec,
+    *,
+    data_dir: str,
+    out_dir: str,
+    threads: int,
+    state_dir: str | None,
+    checkpoint_every: int,
+) -> dict:
     """Pre-train and save phi. With state_dir each stage checkpoints there every `checkpoint_every` steps and
     once finished, so a killed run resumes mid-stage or after its last finished stage (bitwise on CPU)."""
     device = setup_torch(threads)
@@ -42,8 +49,11 @@ def pretrain(spec: PretrainSpec, *, data_dir: str, out_dir: str, threads: int, s
     encoded = {t: encode_task(data_dir, t, "train", processor, spec.prompt, backbone) for t in tasks}
     method = FineTune(FineTuneConfig())
     # every parameter trains; fine-tuning needs no visual states, so no representation layer is read
-    ctx = TuneContext(trainable_names=[n for n, _ in model.named_parameters()],
-                      image_token_id=model.config.image_token_id, representation_layer=-1)
+    ctx = TuneContext(
+        trainable_names=[n for n, _ in model.named_parameters()],
+        image_token_id=model.config.image_token_id,
+        representation_layer=-1,
+    )
     method.prepare(model, ctx)
     rows, done, stages = [], 0, backbone.pretrain.resolved_stages(tasks)
     for i, stage in enumerate(stages):
@@ -52,18 +62,39 @@ def pretrain(spec: PretrainSpec, *, data_dir: str, out_dir: str, threads: int, s
         checkpointer = None
         if state_dir:
             facts = {"backbone": name, "spec": to_plain(spec), "stage": i}
-            checkpointer = Checkpointer(Path(state_dir) / f"stage{i + 1}", checkpoint_every, facts, label=label)
-        stage_rows = train(model, method, ctx, data, backbone.pretrain.stage_training(stage["steps"]), spec.seed + i,
-                           pad_id=processor.tokenizer.pad_token_id, device=device, label=label,
-                           checkpointer=checkpointer, final_checkpoint=True)
+            checkpointer = Checkpointer(
+                Path(state_dir) / f"stage{i + 1}", checkpoint_every, facts, label=label
+            )
+        stage_rows = train(
+            model,
+            method,
+            ctx,
+            data,
+            backbone.pretrain.stage_training(stage["steps"]),
+            spec.seed + i,
+            pad_id=processor.tokenizer.pad_token_id,
+            device=device,
+            label=label,
+            checkpointer=checkpointer,
+            final_checkpoint=True,
+        )
         rows += [{**r, "step": r["step"] + done} for r in stage_rows]
         done += stage["steps"]
     out = Path(out_dir)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     save_log(rows, out / "pretrain_log.csv")
-    scores = score_tasks(model, processor, data_dir, tasks, spec.prompt, split="val", batch_size=VAL_BATCH_SIZE,
-                         device=device, roles={t: "pretrain" for t in tasks})
+    scores = score_tasks(
+        model,
+        processor,
+        data_dir,
+        tasks,
+        spec.prompt,
+        split="val",
+        batch_size=VAL_BATCH_SIZE,
+        device=device,
+        roles={t: "pretrain" for t in tasks},
+    )
     summary = {
         "backbone": name,
         "parameters": sum(p.numel() for p in model.parameters()),

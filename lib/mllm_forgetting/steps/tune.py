@@ -15,8 +15,17 @@ from ..training.loop import train
 from .common import UNTUNED, encode_task, load_model, save_log, setup_torch, tune_context
 
 
-def tune_cell(spec: TrainSpec, *, data_dir: str, pretrained_dir: str, out_dir: str, results_dir: str, threads: int,
-              checkpoint_every: int, track: bool = True) -> dict:
+def tune_cell(
+    spec: TrainSpec,
+    *,
+    data_dir: str,
+    pretrained_dir: str,
+    out_dir: str,
+    results_dir: str,
+    threads: int,
+    checkpoint_every: int,
+    track: bool = True,
+) -> dict:
     """Train one cell and write out_dir/{model/, train.json, train_log.csv, params.json}. model/ holds the
     tuned model: a save_pretrained checkpoint, a peft adapter, or (zero-shot) a note that it is phi."""
     cell = spec.cell
@@ -32,27 +41,47 @@ def tune_cell(spec: TrainSpec, *, data_dir: str, pretrained_dir: str, out_dir: s
         if spec.backbone.gradient_checkpointing:  # activations recomputed: a 7B cell fits one GPU
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model = method.prepare(model, ctx)
-        checkpointer = Checkpointer(out / "checkpoints", checkpoint_every, label=cell.name,
-                                    fingerprint=run_fingerprint(spec, method))
+        checkpointer = Checkpointer(
+            out / "checkpoints", checkpoint_every, label=cell.name, fingerprint=run_fingerprint(spec, method)
+        )
         resumed_run = checkpointer.latest_notes().get("mlflow_run_id")  # a resumed cell continues its run
     tags = {"data_version": data_version(data_dir)}
     params = {k: v for k, v in to_plain(spec).items() if k not in ("cell", "experiment")}
-    write_json(out / "params.json", {"tags": tags, "params": params})  # what sync_mlflow.py replays into MLflow
+    write_json(
+        out / "params.json", {"tags": tags, "params": params}
+    )  # what sync_mlflow.py replays into MLflow
     # never raises: a tracking failure warns once and leaves tracking.json unsynced
     tracker = None
     if track:
-        tracker = CellTracker(cell, out, "train", results_dir=results_dir, experiment=spec.experiment, tags=tags,
-                              run_id=resumed_run)
+        tracker = CellTracker(
+            cell,
+            out,
+            "train",
+            results_dir=results_dir,
+            experiment=spec.experiment,
+            tags=tags,
+            run_id=resumed_run,
+        )
         tracker.log_params(params)
     model_dir = out / "model"
     try:
         if method.trains:
             checkpointer.notes["mlflow_run_id"] = tracker.run_id if tracker else None
             data = encode_task(data_dir, cell.target, "train", processor, spec.prompt, spec.backbone)
-            rows = train(model, method, ctx, data, spec.training, cell.seed, pad_id=processor.tokenizer.pad_token_id,
-                         device=device, label=f"cell {cell.name}", checkpointer=checkpointer,
-                         on_log=tracker.log_step if tracker else None,
-                         replay_log=resumed_run is None or tracker.run_id != resumed_run)
+            rows = train(
+                model,
+                method,
+                ctx,
+                data,
+                spec.training,
+                cell.seed,
+                pad_id=processor.tokenizer.pad_token_id,
+                device=device,
+                label=f"cell {cell.name}",
+                checkpointer=checkpointer,
+                on_log=tracker.log_step if tracker else None,
+                replay_log=resumed_run is None or tracker.run_id != resumed_run,
+            )
             method.export(model).save_pretrained(model_dir)
             processor.save_pretrained(model_dir)
         else:
@@ -66,7 +95,9 @@ def tune_cell(spec: TrainSpec, *, data_dir: str, pretrained_dir: str, out_dir: s
         **cell.as_dict(),
         "method_type": spec.method.method_type,
         "label": spec.label,
-        "options": {k: v for k, v in to_plain(spec)["method"].items() if k not in ("type", "label", "training")},
+        "options": {
+            k: v for k, v in to_plain(spec)["method"].items() if k not in ("type", "label", "training")
+        },
         "trainable_params": method.trainable_count(),
         "steps": spec.training.steps if method.trains else 0,
         "mlflow_run_id": tracker.run_id if tracker else None,

@@ -1,4 +1,4 @@
-"""MLflow tracking: one run per cell, a local SQLite store under results/ unless MLFLOW_TRACKING_URI says otherwise.
+"""MLflow tracking: one run per cell, a SQLite store under results/ unless MLFLOW_TRACKING_URI says otherwise.
 A cell tracks through CellTracker, which never fails the cell; sync_results replays unsynced cells later."""
 
 from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, data_version, init_store, score_metrics, tracking_uri

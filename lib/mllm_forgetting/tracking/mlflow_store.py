@@ -43,7 +43,7 @@ def data_version(data_dir: str | Path = "data") -> str:
 
 
 class CellRun:
-    """One MLflow run per cell; the train step opens it, the evaluate step (or sync_mlflow.py) reopens it by id.
+    """One MLflow run per cell; the train step opens it, evaluate (or sync_mlflow.py) reopens it by id.
     MlflowClient, not mlflow's module-level active run: a run left open by a failing server must not
     block the next run opened in the same process."""
 

@@ -92,9 +92,18 @@ class CellTracker:
         trained untracked. If the train stage went offline it stays offline: sync_mlflow.py rebuilds that
         run whole."""
         if train_error is not None:
-            return cls(cell, out_dir, "evaluate", run_id=train_run_id,
-                       offline_cause=f"the train stage was not tracked: {train_error}")
-        return cls(cell, out_dir, "evaluate", results_dir=results_dir, run_id=train_run_id) if train_run_id else None
+            return cls(
+                cell,
+                out_dir,
+                "evaluate",
+                run_id=train_run_id,
+                offline_cause=f"the train stage was not tracked: {train_error}",
+            )
+        return (
+            cls(cell, out_dir, "evaluate", results_dir=results_dir, run_id=train_run_id)
+            if train_run_id
+            else None
+        )
 
     def log_params(self, params: dict):
         self._call("log_params", params)
@@ -132,5 +141,6 @@ class CellTracker:
 
     def _warn(self, cause: str):
         warnings.warn(
-            f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, {RESYNC_HINT}"
+            f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, {RESYNC_HINT}",
+            stacklevel=3,
         )

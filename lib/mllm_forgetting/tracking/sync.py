@@ -85,7 +85,7 @@ def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT)
 
 
 def read_train_log(path: Path) -> list[dict]:
-    """train_log.csv rows as {column: float}, step an int; an empty cell (a NaN: the method logs no such value)
+    """train_log.csv rows as {column: float}, step an int; an empty cell (NaN: the method logs no such value)
     is left out, as CellRun leaves out NaN."""
     with path.open(newline="") as f:
         return [

@@ -118,7 +118,7 @@ class Checkpointer:
                 f"not {expected.get('backbone')!r}; delete it to start this cell afresh"
             )
         if found != expected:
-            changed = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+            changed = _differences(found, expected)
             self._warn(
                 f"checkpoints in {self.directory} belong to another configuration (differs in "
                 f"{', '.join(changed)}); discarding them and starting from scratch"
@@ -135,6 +135,13 @@ class Checkpointer:
 
     def _warn(self, message: str) -> None:
         warnings.warn(f"{self.label}: {message}" if self.label else message, stacklevel=3)
+
+
+def _differences(a, b, prefix: str = "") -> list[str]:
+    """Dotted paths where two JSON-like values differ (e.g. spec.training.lr), in key order."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [prefix.rstrip(".")] if a != b else []
 
 
 def _read_manifest(path: Path) -> dict | None:

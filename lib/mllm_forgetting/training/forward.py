@@ -27,7 +27,7 @@ def visual_states(hidden_states, input_ids: torch.Tensor, image_token_id: int, l
     return states[is_image].view(states.shape[0], int(counts[0]), states.shape[-1])
 
 
-def forward_vl(model, batch: dict, image_token_id: int, layer: int = -1, need_visual: bool = True):
+def forward_vl(model, batch: dict, image_token_id: int, layer: int, need_visual: bool = True):
     """(task loss, visual states or None) for a batch from `training_batch`."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     out = model(**inputs, output_hidden_states=need_visual, use_cache=False)

@@ -16,8 +16,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from .batches import Encoded, to_device, training_batch
 from ..errors import NonFiniteLossError, Preempted
+from .batches import Encoded, to_device, training_batch
 from .checkpoint import Checkpointer
 from .settings import TrainingConfig
 
@@ -50,7 +50,7 @@ class BatchOrder:
 def optimizer_step(
     model, method, ctx, batch: dict, optimizer, grad_clip: float, label: str = "", step: int = 0
 ) -> dict:
-    """One update: the method sets the gradients, they are clipped, AdamW steps. Returns the method's log values."""
+    """One update: the method sets the gradients, they are clipped, AdamW steps; the method's log values."""
     optimizer.zero_grad(set_to_none=True)
     values = method.step(model, batch, ctx)
     loss = float(values["loss"])

@@ -30,12 +30,19 @@ def direct_answers(value) -> list[str]:
 def convert_choice(row: dict) -> dict | None:
     if row["correct_choice_idx"] is None:
         return None
-    return answered_row(row["question_id"], row["image"], row["question"], [letter(row["correct_choice_idx"])],
-                        options=list(row["choices"]))
+    return answered_row(
+        row["question_id"],
+        row["image"],
+        row["question"],
+        [letter(row["correct_choice_idx"])],
+        options=list(row["choices"]),
+    )
 
 
 def convert_direct(row: dict) -> dict | None:
-    return answered_row(row["question_id"], row["image"], row["question"], direct_answers(row["direct_answers"]))
+    return answered_row(
+        row["question_id"], row["image"], row["question"], direct_answers(row["direct_answers"])
+    )
 
 
 SPLITS = {"val": HubSplit("train"), "test": HubSplit("validation")}

@@ -90,6 +90,11 @@ def answered_row(row_id, image, question: str, answers, *, context=None, options
     answers = [str(a).strip() for a in answers or []]
     if not answers:
         return None
-    return {"id": text_id(row_id), "image": image, "question": str(question).strip(),
-            "context": "" if is_missing(context) else str(context).strip(),
-            "options": [str(o).strip() for o in options], "answers": answers}
+    return {
+        "id": text_id(row_id),
+        "image": image,
+        "question": str(question).strip(),
+        "context": "" if is_missing(context) else str(context).strip(),
+        "options": [str(o).strip() for o in options],
+        "answers": answers,
+    }

@@ -15,8 +15,13 @@ def convert(row: dict) -> dict | None:
     answer = str(row["answer"]).strip()
     if answer not in options:  # a choice with a comma inside cannot be told apart: skip the row
         return None
-    return answered_row(row["question_id"], row["query_image"], row["question"], [letter(options.index(answer))],
-                        options=options)
+    return answered_row(
+        row["question_id"],
+        row["query_image"],
+        row["question"],
+        [letter(options.index(answer))],
+        options=options,
+    )
 
 
 ICONQA = HubDataset(

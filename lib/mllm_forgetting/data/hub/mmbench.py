@@ -19,7 +19,9 @@ def convert(row: dict) -> dict | None:
     answer = str(row["answer"]).strip().upper()
     if is_missing(row["answer"]) or answer not in OPTION_COLUMNS[: len(options)]:
         return None
-    return answered_row(row["index"], row["image"], row["question"], [answer], context=row["hint"], options=options)
+    return answered_row(
+        row["index"], row["image"], row["question"], [answer], context=row["hint"], options=options
+    )
 
 
 MMBENCH = HubDataset(

@@ -12,8 +12,14 @@ from .common import HubDataset, HubSplit, answered_row, letter
 def convert(row: dict) -> dict | None:
     if row["image"] is None:  # ScienceQA-IMG should hold none; keep the IMG promise anyway
         return None
-    return answered_row(None, row["image"], row["question"], [letter(row["answer"])], context=row["hint"],
-                        options=list(row["choices"]))
+    return answered_row(
+        None,
+        row["image"],
+        row["question"],
+        [letter(row["answer"])],
+        context=row["hint"],
+        options=list(row["choices"]),
+    )
 
 
 SCIENCEQA = HubDataset(
