@@ -378,14 +378,16 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(
 
 
 def processes_running(script_path: str) -> list[int]:
-    """Pids of Python processes running script_path (read from /proc: no procps needed; the shell that
-    Snakemake started it from is not one of them)."""
+    """Pids of Python processes running script_path, an absolute path (read from /proc: no procps needed;
+    the shell that Snakemake started it from is not one of them). The rules name the script relative to
+    the working directory, so a process's argument is resolved against its cwd."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().decode().split("\0") if entry.name.isdigit() else []
+            cwd = Path(os.readlink(entry / "cwd")) if len(argv) > 1 else None
         except OSError:  # the process ended while we looked
             continue
-        if len(argv) > 1 and Path(argv[0]).name.startswith("python") and argv[1] == script_path:
+        if len(argv) > 1 and Path(argv[0]).name.startswith("python") and str(cwd / argv[1]) == script_path:
             found.append(int(entry.name))
     return found

@@ -3,8 +3,6 @@ import re
 import shlex
 from pathlib import Path
 
-from snakemake_interface_executor_plugins.settings import DeploymentMethod
-
 from mllm_forgetting.cells import Cell
 from mllm_forgetting.reporting import FIGURES
 from mllm_forgetting.spec import evaluate_spec, pretrain_spec, to_json, train_spec
@@ -14,13 +12,15 @@ BUILT_BACKBONES = [name for name, b in CONFIG.backbones.items() if b.built]
 HUB_BACKBONES = [name for name, b in CONFIG.backbones.items() if not b.built]
 
 
+# The rules call `python`: the interpreter running Snakemake, whose environment has the package, comes
+# first on the jobs' PATH (under --use-conda the rule's environment comes before it). The command text
+# names no absolute path: Snakemake reruns a rule whose command changed, and a clone elsewhere must not.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
 def script(name):
-    """`<python> scripts/<name>`: the interpreter running Snakemake (its environment has the package; under
-    --use-conda the rule's environment's) and the script beside the workflow, both as paths relative to the
-    working directory: a rule reruns when its params change, and a clone in another folder reruns nothing."""
-    in_conda_env = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-    python = "python" if in_conda_env else os.path.relpath(sys.executable)
-    return f"{shlex.quote(python)} {shlex.quote(os.path.relpath(Path(workflow.basedir).parent / 'scripts' / name))}"
+    """`python <the script, relative to the working directory>`."""
+    return f"python {shlex.quote(os.path.relpath(Path(workflow.basedir).parent / 'scripts' / name))}"
 
 
 def quoted(spec):
