@@ -1,6 +1,8 @@
 rule aggregate:
     input:
-        metrics=lambda w: cell_metrics(w.backbone, w.target),
+        metrics=lambda w: cell_files(w.backbone, w.target, "metrics.json"),
+        representations=lambda w: cell_files(w.backbone, w.target, "representations.npz"),
+        logs=lambda w: cell_files(w.backbone, w.target, "train_log.csv"),
     output:
         csv="results/tables/{backbone}_{target}.csv",
         md=report(

@@ -53,12 +53,17 @@ wildcard_constraints:
 CELL = "results/cells/{backbone}/{target}/{method}/seed{seed}"
 
 
-def cell_metrics(backbone, target):
-    """metrics.json of every method and seed of one backbone x target."""
+def cell_files(backbone, target, name):
+    """The file `name` (metrics.json, train_log.csv, ...) of every method and seed of one backbone x target."""
     return [
-        f"results/cells/{c.backbone}/{c.target}/{c.method}/seed{c.seed}/metrics.json"
+        f"results/cells/{c.backbone}/{c.target}/{c.method}/seed{c.seed}/{name}"
         for c in CONFIG.cells(backbone, target)
     ]
+
+
+def all_models():
+    """Every cell's tuned model: a product of the run like the tables (deleting one reruns its cell)."""
+    return [path for b, t in CONFIG.grid() for path in cell_files(b, t, "model")]
 
 
 def all_tables():
