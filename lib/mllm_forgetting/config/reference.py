@@ -180,7 +180,7 @@ def markdown() -> str:
         lines += [
             f"### `{title}`",
             "",
-            (cls.__doc__ or "").strip().splitlines()[0],
+            " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split()),  # the first paragraph
             "",
             "| key | type | default | meaning |",
             "|---|---|---|---|",
