@@ -31,10 +31,11 @@ args = parser.parse_args()
 
 def main():
     from mllm_forgetting.config.settings import load_config
+    from mllm_forgetting.config.yaml_files import read_yaml
     from mllm_forgetting.steps.benchmark import benchmark_backbone, format_table, ratios
 
     warnings.filterwarnings("ignore")
-    raw = yaml.safe_load(open(args.config))
+    raw = read_yaml(args.config)
     config = load_config({**raw, "methods": {**raw["methods"], **args.methods}})
     names = args.backbones or [n for n, b in config.backbones.items() if b.built]
     summary = []

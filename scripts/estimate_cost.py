@@ -3,7 +3,6 @@
 
 import argparse
 
-import yaml
 from mllm_forgetting.cli import run
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -17,9 +16,10 @@ args = parser.parse_args()
 
 def main():
     from mllm_forgetting.config.settings import load_config
+    from mllm_forgetting.config.yaml_files import read_yaml
     from mllm_forgetting.reporting.cost import PUBLISHED_SHAPES, cell_cost
 
-    config = load_config(yaml.safe_load(open(args.config)))
+    config = load_config(read_yaml(args.config))
     training, rate = config.training, args.peak_tflops * 1e12 * args.mfu
     print(
         f"{args.config}: {training.steps} steps x batch {training.batch_size}; "

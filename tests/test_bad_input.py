@@ -425,6 +425,45 @@ def test_alpha_outside_the_unit_interval(tune):
     assert line.endswith("spec.method: alpha must be in (0, 1]; got 1.5"), line
 
 
+def test_a_failed_retraining_leaves_no_old_scores_behind(tune, world):
+    """Scores of the model a forced retraining replaces must not survive its failure: Snakemake would take
+    them as current (train.json is gone, metrics.json of the old model stays)."""
+    out = world / "out" / "retrained"
+    out.mkdir(parents=True)
+    for old in ("metrics.json", "representations.npz", "train.json"):
+        (out / old).write_text("{}")
+    tune("retrained", target="nope")
+    assert not (out / "metrics.json").exists() and not (out / "representations.npz").exists()
+
+
+def test_a_batch_larger_than_the_split_is_recorded_as_used(world, capsys):
+    import torch
+    from mllm_forgetting.spec import TrainSpec, from_json
+    from mllm_forgetting.steps.tune import tune_cell
+
+    threads = torch.get_num_threads()
+    out = world / "out" / "big_batch"
+    try:
+        summary = tune_cell(
+            from_json(TrainSpec, cell_spec(training={"steps": 1, "batch_size": 64})),
+            data_dir=str(world / "data"),
+            pretrained_dir=str(world / "llava"),
+            out_dir=str(out),
+            results_dir=str(world / "results" / "big_batch"),
+            threads=threads,
+            checkpoint_every=0,
+            track=False,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert summary["batch_size"] == 4  # the 4 training rows of the tiny benchmark
+    assert json.loads((out / "params.json").read_text())["params"]["effective"] == {"batch_size": 4}
+    assert (
+        "cell tiny-llava/okvqa/m/seed0: training.batch_size 64 exceeds the 4 training rows of okvqa; every "
+        "step uses all 4 (recorded as effective.batch_size)" in capsys.readouterr().err
+    )
+
+
 # ---------------------------------------------------------------------------- the checks in-process
 
 

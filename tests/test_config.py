@@ -163,6 +163,22 @@ def test_the_workflow_stops_on_a_config_mistake_with_that_one_line(tmp_path):
     ]
 
 
+def test_a_repeated_yaml_key_stops_the_workflow_naming_both_lines(tmp_path):
+    """YAML lets the last of two `finetune:` entries win: the cell named finetune would run LoRA."""
+    work = copy_workflow(tmp_path)
+    text = (work / "config/smoke.yaml").read_text()
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  finetune:"))
+    lines.insert(first + 2, "  finetune: {type: lora, label: LoRA}")  # after the lora entry
+    (work / "config/twice.yaml").write_text("\n".join(lines) + "\n")
+    proc = snakemake(["-n", "--configfile", "config/twice.yaml"], cwd=work, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"error: config/twice.yaml:{first + 3}: key 'finetune' repeats the one on line {first + 1} of the "
+        "same mapping (YAML would keep only the last); remove one"
+    ]
+
+
 def test_cli_and_config_loading_import_no_torch():
     code = (
         "import sys, yaml\n"

@@ -45,6 +45,16 @@ def test_trainable_scope_is_connector_plus_last_layers(arch, size, connector, la
         trainable_names(model, connector, layers, size.text_layers + 1)
 
 
+@pytest.mark.parametrize("arch, size, connector, layers", CASES)
+def test_a_mistyped_module_path_is_an_error_naming_the_closest_one(arch, size, connector, layers):
+    """Before, a connector typo matched no parameter silently and only the last layers were tuned."""
+    model, _ = build_backbone(arch, size, WORDS)
+    with pytest.raises(ValueError, match=rf"backbone `connector`: the model has no module '{connector}x' "):
+        trainable_names(model, connector + "x", layers, 1)
+    with pytest.raises(ValueError, match=rf"did you mean '{layers}'"):
+        trainable_names(model, connector, layers[:-1], 1)
+
+
 @pytest.mark.parametrize("name", list(SMOKE["backbones"]))
 def test_lora_adapts_only_language_model_query_and_key(name):
     cfg = CONFIG.backbones[name]

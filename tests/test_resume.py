@@ -260,6 +260,83 @@ def test_a_changed_configuration_discards_old_checkpoints(smoke_inputs, interrup
     assert "resuming" not in rerun.stderr and (out / "train.json").exists()
 
 
+def edited_copy(directory: Path, dest: Path, file: str) -> Path:
+    """A copy of a data or checkpoint directory with one file's content changed (a key added to a JSON)."""
+    shutil.copytree(directory, dest)
+    data = json.loads((dest / file).read_text())
+    (dest / file).write_text(json.dumps({**data, "edited": True}))
+    return dest
+
+
+@pytest.mark.parametrize("changed, file", [("data", "manifest.json"), ("phi", "pretrain.json")])
+def test_checkpoints_of_other_data_or_another_phi_are_discarded(
+    smoke_inputs, interrupted, tmp_path, changed, file
+):
+    """A cell resumed after its data were re-prepared (another data.seed) or phi re-trained must not continue
+    from a state trained on the old ones."""
+    data, pretrained, backbone = smoke_inputs
+    out = resume_from(interrupted, tmp_path)
+    inputs = (
+        (edited_copy(data, tmp_path / "data", file), pretrained, backbone)
+        if changed == "data"
+        else (data, edited_copy(pretrained, tmp_path / "phi", file), backbone)
+    )
+    rerun = script("train.py", *cell_args(inputs, "finetune", out))
+    assert f"belong to another configuration (differs in {changed}); discarding them" in rerun.stderr, (
+        rerun.stderr[-3000:]
+    )
+    assert "resuming" not in rerun.stderr and (out / "train.json").exists()
+
+
+def kill_pretraining_once_saved(args, state: Path) -> None:
+    """Run pretrain.py and SIGKILL it once its `state` directory holds a checkpoint."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "pretrain.py"), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not list(state.glob("step-*.json")):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_pretraining_state_of_other_data_is_discarded(smoke_inputs, tmp_path):
+    data, _, _ = smoke_inputs
+    spec = pretrain_spec(
+        smoke_config(
+            lambda raw: raw["backbones"]["tiny-llava"]["pretrain"].update(
+                stages=[{"tasks": ["gqa"], "steps": 200}, {"tasks": "all", "steps": 2}]
+            )
+        ),
+        "tiny-llava",
+    )
+
+    def args(data_dir):
+        return [
+            "--spec",
+            to_json(spec),
+            "--data",
+            data_dir,
+            "--out",
+            tmp_path / "model",
+            "--state-dir",
+            tmp_path / "state",
+            "--threads",
+            1,
+            "--checkpoint-every",
+            5,
+        ]
+
+    kill_pretraining_once_saved(args(data), tmp_path / "state/stage1")
+    rerun = script("pretrain.py", *args(edited_copy(data, tmp_path / "data", "manifest.json")))
+    assert "belong to another configuration (differs in data); discarding them" in rerun.stderr
+    assert "resuming" not in rerun.stderr
+
+
 def test_pretraining_killed_in_its_second_stage_resumes_bitwise(smoke_inputs, tmp_path, record_property):
     data, _, _ = smoke_inputs
 
@@ -288,18 +365,7 @@ def test_pretraining_killed_in_its_second_stage_resumes_bitwise(smoke_inputs, tm
 
     reference, out = tmp_path / "reference", tmp_path / "killed"
     script("pretrain.py", *args(reference))
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "pretrain.py"), *map(str, args(out))],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while not list((out / "state/stage2").glob("step-*.json")):  # stage 1 finished, stage 2 under way
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_pretraining_once_saved(args(out), out / "state/stage2")  # stage 1 finished, stage 2 under way
 
     rerun = script("pretrain.py", *args(out))
     stage1, stage2 = [int(s) for s in re.findall(r"resuming from checkpoint step-(\d+)\.pt", rerun.stderr)]

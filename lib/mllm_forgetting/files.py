@@ -6,6 +6,7 @@ killed mid-write, or a full disk, cannot leave a partial file that a later rule 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -37,3 +38,18 @@ def write_json(path: str | Path, obj) -> None:
     """Write JSON atomically, so a reader never sees half a file."""
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def tree_digest(path: str | Path) -> str:
+    """SHA-256 of a directory's content: every file's relative name, size and bytes, in sorted order.
+    Hidden files (Snakemake's `.snakemake_timestamp`) are left out: they change when nothing else does.
+    It names a prepared data directory or a pre-trained checkpoint, which a resumed checkpoint must match."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    for file in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+        digest.update(f"{file.relative_to(root).as_posix()}\0{file.stat().st_size}\0".encode())
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

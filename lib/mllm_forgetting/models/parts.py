@@ -13,15 +13,33 @@ if TYPE_CHECKING:
 
 
 def trainable_names(model: nn.Module, connector: str, layers: str, last_layers: int) -> list[str]:
-    """Names of parameters under the connector module or the last `last_layers` blocks of `layers`."""
-    blocks = model.get_submodule(layers)
+    """Names of parameters under the connector module or the last `last_layers` blocks of `layers`. Both
+    paths must name a module of the model exactly: a mistyped connector must not leave only the last
+    layers tuned."""
+    connector_module = module_at(model, connector, "connector")
+    blocks = module_at(model, layers, "layers")
+    if not hasattr(blocks, "__len__"):
+        raise ValueError(f"backbone `layers`: {layers!r} is a {type(blocks).__name__}, not a list of blocks")
     if not 0 < last_layers <= len(blocks):
         raise ValueError(f"trainable_last_layers={last_layers} outside 1..{len(blocks)} for {layers}")
+    if not any(True for _ in connector_module.parameters()):
+        raise ValueError(f"backbone `connector`: module {connector!r} has no parameters to tune")
     prefixes = [connector + "."] + [f"{layers}.{i}." for i in range(len(blocks) - last_layers, len(blocks))]
-    names = [n for n, _ in model.named_parameters() if any(n.startswith(p) for p in prefixes)]
-    if not names:
-        raise ValueError(f"no parameters under {prefixes}: check connector/layers in the backbone config")
-    return names
+    return [n for n, _ in model.named_parameters() if any(n.startswith(p) for p in prefixes)]
+
+
+def module_at(model: nn.Module, path: str, key: str) -> nn.Module:
+    """The submodule at a dotted path from the backbone's config entry; a ValueError naming the closest
+    module paths when there is none."""
+    import difflib
+
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        names = [n for n, _ in model.named_modules() if n]
+        close = difflib.get_close_matches(path, names, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"backbone `{key}`: the model has no module {path!r}{hint}") from None
 
 
 def select_trainable(model: nn.Module, names: list[str]) -> list[nn.Parameter]:

@@ -20,6 +20,11 @@ LOG_COLUMNS = ["step", "loss", "lv", "cosine", "fraction_updated"]
 UNTUNED = "untuned.json"
 
 
+# What the evaluate step writes into a cell's directory; the train step deletes them before it starts, so an
+# interrupted or failed retraining cannot leave the old model's scores looking current.
+EVALUATION_OUTPUTS = ("metrics.json", "representations.npz")
+
+
 def setup_torch(threads: int) -> torch.device:
     """Pin intra-op threads (Snakemake's `threads`) and pick the device accelerate would use."""
     from accelerate import PartialState

@@ -12,7 +12,7 @@ from ..files import write_json
 from ..metrics import effective_rank
 from ..spec import EvaluateSpec
 from ..tracking import CellTracker, score_metrics
-from .common import UNTUNED, load_model, load_rows, save_npz, setup_torch
+from .common import EVALUATION_OUTPUTS, UNTUNED, load_model, load_rows, save_npz, setup_torch
 from .scoring import score_task_split
 
 
@@ -92,7 +92,8 @@ def evaluate_cell(
         arrays[f"visual__{task}"] = visual[:, -1].numpy()
         arrays[f"multimodal__{task}"] = multimodal.numpy()
     out = Path(out_dir)
-    save_npz(out / "representations.npz", arrays)
+    metrics_file, representations_file = (out / name for name in EVALUATION_OUTPUTS)
+    save_npz(representations_file, arrays)
     metrics = {
         **cell.as_dict(),
         "method_type": summary["method_type"],
@@ -103,7 +104,7 @@ def evaluate_cell(
         "tasks": tasks,
         "task_order": order,
     }
-    write_json(out / "metrics.json", metrics)
+    write_json(metrics_file, metrics)
     if track:
         _log(cell, summary, metrics, out, results_dir)
     return metrics

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..data.benchmark import read_vocabulary
-from ..files import write_json
+from ..files import tree_digest, write_json
 from ..methods.base import TuneContext
 from ..methods.finetune import FineTune, FineTuneConfig
 from ..models.registry import build_backbone
@@ -56,12 +56,13 @@ def pretrain(
     )
     method.prepare(model, ctx)
     rows, done, stages = [], 0, backbone.pretrain.resolved_stages(tasks)
+    data_digest = tree_digest(data_dir) if state_dir else None  # a state trained on other data is stale
     for i, stage in enumerate(stages):
         data = Encoded.concat([encoded[t] for t in stage["tasks"]])
         label = f"pretrain {name} stage {i + 1} ({'+'.join(stage['tasks'])})"
         checkpointer = None
         if state_dir:
-            facts = {"backbone": name, "spec": to_plain(spec), "stage": i}
+            facts = {"backbone": name, "spec": to_plain(spec), "data": data_digest, "stage": i}
             checkpointer = Checkpointer(
                 Path(state_dir) / f"stage{i + 1}", checkpoint_every, facts, label=label
             )

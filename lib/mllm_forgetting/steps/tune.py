@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 
-from ..files import write_json
+from ..files import tree_digest, write_json
 from ..methods import make_method
 from ..spec import TrainSpec, to_plain
 from ..tracking import CellTracker, data_version
 from ..training.checkpoint import Checkpointer
 from ..training.loop import train
-from .common import UNTUNED, encode_task, load_model, save_log, setup_torch, tune_context
+from .common import EVALUATION_OUTPUTS, UNTUNED, encode_task, load_model, save_log, setup_torch, tune_context
 
 
 def tune_cell(
@@ -32,6 +33,8 @@ def tune_cell(
     device = setup_torch(threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in EVALUATION_OUTPUTS:  # scores of the model this run replaces
+        (out / stale).unlink(missing_ok=True)
     method = make_method(spec.method.method_type, spec.method)
     model, processor = load_model(pretrained_dir, spec.backbone, device)
     ctx = tune_context(model, spec.backbone, spec.representation_layer)
@@ -42,11 +45,21 @@ def tune_cell(
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model = method.prepare(model, ctx)
         checkpointer = Checkpointer(
-            out / "checkpoints", checkpoint_every, label=cell.name, fingerprint=run_fingerprint(spec, method)
+            out / "checkpoints",
+            checkpoint_every,
+            label=cell.name,
+            fingerprint=run_fingerprint(spec, method, data_dir, pretrained_dir),
         )
         resumed_run = checkpointer.latest_notes().get("mlflow_run_id")  # a resumed cell continues its run
+    data = (
+        encode_task(data_dir, cell.target, "train", processor, spec.prompt, spec.backbone)
+        if method.trains
+        else None
+    )
     tags = {"data_version": data_version(data_dir)}
     params = {k: v for k, v in to_plain(spec).items() if k not in ("cell", "experiment")}
+    if data is not None:  # what the run really uses where the configured value cannot hold
+        params["effective"] = {"batch_size": effective_batch_size(spec, len(data))}
     write_json(
         out / "params.json", {"tags": tags, "params": params}
     )  # what sync_mlflow.py replays into MLflow
@@ -67,7 +80,6 @@ def tune_cell(
     try:
         if method.trains:
             checkpointer.notes["mlflow_run_id"] = tracker.run_id if tracker else None
-            data = encode_task(data_dir, cell.target, "train", processor, spec.prompt, spec.backbone)
             rows = train(
                 model,
                 method,
@@ -100,6 +112,7 @@ def tune_cell(
         },
         "trainable_params": method.trainable_count(),
         "steps": spec.training.steps if method.trains else 0,
+        "batch_size": params["effective"]["batch_size"] if method.trains else None,
         "mlflow_run_id": tracker.run_id if tracker else None,
     }
     if tracker:
@@ -112,11 +125,26 @@ def tune_cell(
     return summary
 
 
-def run_fingerprint(spec: TrainSpec, method) -> dict:
+def effective_batch_size(spec: TrainSpec, rows: int) -> int:
+    """The batch size a step uses: the configured one, or every row of a smaller training split (said)."""
+    if spec.training.batch_size <= rows:
+        return spec.training.batch_size
+    print(
+        f"cell {spec.cell.name}: training.batch_size {spec.training.batch_size} exceeds the {rows} training "
+        f"rows of {spec.cell.target}; every step uses all {rows} (recorded as effective.batch_size)",
+        file=sys.stderr,
+    )
+    return rows
+
+
+def run_fingerprint(spec: TrainSpec, method, data_dir: str, pretrained_dir: str) -> dict:
     """What a checkpoint must match to be resumed by this cell: its spec (not the MLflow experiment, which
-    changes no result) and the shapes of the tensors it tunes."""
+    changes no result), the content of its data and of phi (a rerun after either changed must not
+    continue from a state trained on the old one) and the shapes of the tensors it tunes."""
     return {
         "backbone": spec.cell.backbone,
         "spec": {k: v for k, v in to_plain(spec).items() if k != "experiment"},
+        "data": tree_digest(data_dir),
+        "phi": tree_digest(pretrained_dir),
         "trainable_shapes": [list(p.shape) for p in method.params],
     }
