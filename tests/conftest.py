@@ -10,6 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+SMOKE_RESULTS = SMOKE["results"]  # where a smoke run writes (apart from the committed results/)
 
 
 def smoke_config(edit=None):
@@ -116,7 +117,7 @@ def smoke_inputs(smoke_run):
     """
     return (
         smoke_run / SMOKE["data"]["dir"],
-        smoke_run / "results/checkpoints/tiny-llava",
+        smoke_run / SMOKE_RESULTS / "checkpoints/tiny-llava",
         SMOKE["backbones"]["tiny-llava"],
     )
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import REPO, snakemake
+from conftest import REPO, SMOKE_RESULTS, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def test_a_toy_method_added_by_the_readme_steps_runs_as_a_cell(smoke_run, tmp_pa
     work = tmp_path / "work"
     shutil.copytree(smoke_run, work, symlinks=True)  # its data and phi: only the new cell trains
     for store in ("mlflow.db", "mlartifacts", "mlflow.ready"):  # the copy's cells log to a store of its own
-        path = work / "results" / store
+        path = work / SMOKE_RESULTS / store
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     shutil.copytree(REPO / "lib", work / "lib")
     env = {"PYTHONPATH": str(work / "lib")}  # this copy of the package, not the installed one
@@ -88,7 +88,7 @@ def test_a_toy_method_added_by_the_readme_steps_runs_as_a_cell(smoke_run, tmp_pa
     assert "scaled_finetune" in (work / "config/schema.yaml").read_text()
     assert "methods.NAME (type: scaled_finetune)" in (work / "config/README.md").read_text()
 
-    cell = "results/cells/tiny-llava/okvqa/toy/seed0"
+    cell = f"{SMOKE_RESULTS}/cells/tiny-llava/okvqa/toy/seed0"
     snakemake([f"{cell}/metrics.json", "--cores", "2", "--configfile", "config/toy.yaml"], cwd=work, env=env)
     summary = json.loads((work / cell / "train.json").read_text())
     assert summary["method_type"] == "scaled_finetune" and summary["options"] == {"scale": 0.25}

@@ -21,6 +21,7 @@ import yaml
 from conftest import (
     REPO,
     SMOKE,
+    SMOKE_RESULTS,
     copy_workflow,
     evaluate_spec_for,
     script,
@@ -391,16 +392,16 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(
         50,
     )  # ~30 s: outlives the other invocations
     (work / "config/long.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
-    os.symlink(data, work / "data")  # no rule rebuilds it: the pre-trained model below is newer
-    (work / "results/checkpoints").mkdir(parents=True)
-    os.symlink(pretrained, work / "results/checkpoints/tiny-llava")
+    os.symlink(data, work / SMOKE["data"]["dir"])  # no rule rebuilds it: the pre-trained model below is newer
+    (work / SMOKE_RESULTS / "checkpoints").mkdir(parents=True)
+    os.symlink(pretrained, work / SMOKE_RESULTS / "checkpoints/tiny-llava")
     args = [
         "--cores",
         "1",
         "--configfile",
         "config/long.yaml",
         "--replace-workflow-config",
-        "results/cells/tiny-llava/okvqa/finetune/seed0/train.json",
+        f"{SMOKE_RESULTS}/cells/tiny-llava/okvqa/finetune/seed0/train.json",
     ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -412,7 +413,7 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    cell = work / "results/cells/tiny-llava/okvqa/finetune/seed0"
+    cell = work / SMOKE_RESULTS / "cells/tiny-llava/okvqa/finetune/seed0"
     deadline = time.time() + 120
     while not list((cell / "checkpoints").glob("step-*.json")):  # the first is mid-cell
         assert first.poll() is None and time.time() < deadline, first.communicate()[0][-3000:]
@@ -438,7 +439,7 @@ def test_snakemake_refuses_a_second_invocation_and_resumes_a_killed_job(
     )
     record_property("results_lost", lost)
     assert lost == 0
-    log = (work / "results/logs/train/tiny-llava/okvqa/finetune/seed0.log").read_text()
+    log = (work / SMOKE_RESULTS / "logs/train/tiny-llava/okvqa/finetune/seed0.log").read_text()
     assert f"resuming from checkpoint step-{saved:06d}.pt" in log, log[-3000:]
     assert not (cell / "checkpoints").exists()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_workflow
+from conftest import REPO, SMOKE_RESULTS, copy_workflow
 
 pytestmark = pytest.mark.slurm
 SCRIPTS = REPO / "scripts"
@@ -28,7 +28,7 @@ SMOKE_ARGS = ["--configfile", "config/smoke.yaml"]
 COMMAND = ["snakemake", "--profile", "slurm", *SMOKE_ARGS]
 RUN_TIMEOUT_S = int(os.environ.get("SLURM_TEST_TIMEOUT_S", 1800))  # the smoke DAG takes ~4 minutes here
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct")
-COMPARED = ("results/cells/*/*/*/seed*/metrics.json", "results/tables/*.csv")
+COMPARED = (f"{SMOKE_RESULTS}/cells/*/*/*/seed*/metrics.json", f"{SMOKE_RESULTS}/tables/*.csv")
 
 
 def user_env(home: Path, **extra) -> dict:
@@ -229,7 +229,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
     if proc.returncode != 0:
         job_logs = "\n".join(
             f"--- {p}\n{p.read_text(errors='replace')[-1500:]}"
-            for p in sorted((work / "results/logs").rglob("*.log"))
+            for p in sorted((work / SMOKE_RESULTS / "logs").rglob("*.log"))
             if "Error" in p.read_text(errors="replace")
         )
         pytest.fail(

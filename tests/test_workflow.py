@@ -5,11 +5,12 @@ import math
 import os
 import re
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SMOKE, copy_workflow, snakemake
+from conftest import REPO, SMOKE, SMOKE_RESULTS, copy_workflow, snakemake
 from mllm_forgetting.reporting import FIGURES
 
 pytestmark = pytest.mark.slow
@@ -20,31 +21,31 @@ SMOKE_ARGS = ["--configfile", "config/smoke.yaml", "--replace-workflow-config"]
 def test_every_table_and_figure_is_produced(smoke_run):
     for backbone in BACKBONES:
         for target in TARGETS:
-            table = pd.read_csv(smoke_run / f"results/tables/{backbone}_{target}.csv")
+            table = pd.read_csv(smoke_run / SMOKE_RESULTS / f"tables/{backbone}_{target}.csv")
             assert len(table) == len(METHODS)
             assert {"Avg", "Hscore", target} <= set(table.columns)
             for figure in FIGURES:
-                png = smoke_run / f"results/figures/{backbone}_{target}_{figure}.png"
+                png = smoke_run / SMOKE_RESULTS / f"figures/{backbone}_{target}_{figure}.png"
                 assert png.stat().st_size > 5000, png
 
 
 def test_each_rule_records_a_benchmark(smoke_run):
-    assert len(list((smoke_run / "results/benchmarks/train").rglob("*.tsv"))) == len(BACKBONES) * len(
+    assert len(list((smoke_run / SMOKE_RESULTS / "benchmarks/train").rglob("*.tsv"))) == len(BACKBONES) * len(
         TARGETS
     ) * len(METHODS)
-    assert len(list((smoke_run / "results/benchmarks/pretrain").glob("*.tsv"))) == len(BACKBONES)
+    assert len(list((smoke_run / SMOKE_RESULTS / "benchmarks/pretrain").glob("*.tsv"))) == len(BACKBONES)
 
 
 def test_cell_metrics_hold_scores_and_effective_ranks(smoke_run):
     cell = json.loads(
-        (smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json").read_text()
+        (smoke_run / SMOKE_RESULTS / f"cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json").read_text()
     )
     assert cell["task_order"][-1] == TARGETS[0]
     for result in cell["tasks"].values():
         assert 0 <= result["score"] <= 100
         assert result["erank_per_image"] > 1 and result["erank_pooled"] > 1
     log = pd.read_csv(
-        smoke_run / f"results/cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd_gm_0.5/seed0/train_log.csv"
+        smoke_run / SMOKE_RESULTS / f"cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd_gm_0.5/seed0/train_log.csv"
     )
     assert (log["fraction_updated"] <= 0.5).all() and (log["fraction_updated"] > 0).all()
 
@@ -52,7 +53,7 @@ def test_cell_metrics_hold_scores_and_effective_ranks(smoke_run):
 def test_one_mlflow_run_per_cell_with_tags_and_metrics(smoke_run):
     import mlflow
 
-    mlflow.set_tracking_uri(f"sqlite:///{smoke_run / 'results' / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{smoke_run / SMOKE_RESULTS / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=[SMOKE["mlflow"]["experiment"]])
     assert len(runs) == len(BACKBONES) * len(TARGETS) * len(METHODS)
     assert set(runs["tags.method"]) == set(METHODS)
@@ -61,7 +62,7 @@ def test_one_mlflow_run_per_cell_with_tags_and_metrics(smoke_run):
     mdgd = runs[runs["tags.method"] == "mdgd"]
     assert mdgd["metrics.lv"].notna().all() and mdgd["metrics.cosine"].notna().all()
     # without MLFLOW_TRACKING_URI the artifacts sit beside the store, not in ./mlruns of the working directory
-    assert len(list((smoke_run / "results" / "mlartifacts").rglob("metrics.json"))) == len(runs)
+    assert len(list((smoke_run / SMOKE_RESULTS / "mlartifacts").rglob("metrics.json"))) == len(runs)
     assert not (smoke_run / "mlruns").exists()
 
 
@@ -120,7 +121,7 @@ def test_bad_config_fails_with_a_clear_message(tmp_path, edit, message):
 def test_run_profile_reads_the_runs_benchmarks(smoke_run):
     from conftest import script
 
-    out = script("run_profile.py", "--benchmarks", smoke_run / "results/benchmarks").stdout
+    out = script("run_profile.py", "--benchmarks", smoke_run / SMOKE_RESULTS / "benchmarks").stdout
     trained = len(BACKBONES) * len(TARGETS)
     assert re.search(rf"^\| train/mdgd \| {trained} \| \d+ \| [\d.]+% \|", out, re.M), out
     assert re.search(r"^\| pretrain \| 2 \|", out, re.M), out
@@ -173,7 +174,7 @@ def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
 def test_a_deleted_model_reruns_its_cell_and_what_depends_on_it(smoke_run, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(smoke_run, work, symlinks=True)
-    shutil.rmtree(work / "results/cells/tiny-llava/okvqa/lora/seed0/model")
+    shutil.rmtree(work / SMOKE_RESULTS / "cells/tiny-llava/okvqa/lora/seed0/model")
     jobs = dry_run_jobs(work, "config/smoke.yaml")
     assert sorted(jobs) == sorted(
         [
@@ -206,6 +207,27 @@ def test_changing_a_backbones_prompt_reruns_exactly_its_pretraining_and_cells(sm
     assert all("backbone=tiny-resampler" in wc for rule, wc in jobs if rule != "all")
 
 
+def test_a_smoke_run_writes_nothing_git_tracks(smoke_run):
+    """A smoke run in a checkout leaves `git status` clean: all it writes is under its own results and data
+    directories (and Snakemake's), which .gitignore covers, never the committed tables and figures."""
+    copied = {"workflow", "config", "scripts", "environment.yml", "data.dvc"}
+    written = sorted(
+        p.relative_to(smoke_run).as_posix()
+        for p in smoke_run.rglob("*")
+        if p.is_file() and p.relative_to(smoke_run).parts[0] not in copied
+    )
+    assert any(w.startswith(f"{SMOKE_RESULTS}/tables/") for w in written), written[:20]
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--verbose", "--non-matching", "--stdin"],
+        cwd=REPO,
+        input="\n".join(written),
+        capture_output=True,
+        text=True,
+    )
+    tracked = [line.split("\t")[-1] for line in proc.stdout.splitlines() if line.startswith("::")]
+    assert tracked == [], tracked[:20]
+
+
 PINS = REPO / "tests/pins/smoke.json"
 
 
@@ -214,10 +236,10 @@ def test_smoke_results_are_pinned(smoke_run):
     ranks and final training losses to 1e-6: a change of results shows here and is re-pinned on purpose with
     `MLLMF_REPIN=1 python -m pytest tests/test_workflow.py -k pinned`."""
     found = {}
-    for path in sorted((smoke_run / "results/cells").glob("*/*/*/seed*/metrics.json")):
+    for path in sorted((smoke_run / SMOKE_RESULTS / "cells").glob("*/*/*/seed*/metrics.json")):
         cell = json.loads(path.read_text())
         log = path.with_name("train_log.csv")
-        found[path.parent.relative_to(smoke_run / "results/cells").as_posix()] = {
+        found[path.parent.relative_to(smoke_run / SMOKE_RESULTS / "cells").as_posix()] = {
             "scores": {t: r["score"] for t, r in cell["tasks"].items()},
             "erank_pooled": {t: r["erank_pooled"] for t, r in cell["tasks"].items()},
             "final_loss": float(pd.read_csv(log)["loss"].iloc[-1]) if len(pd.read_csv(log)) else None,

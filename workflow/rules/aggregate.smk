@@ -4,28 +4,29 @@ rule aggregate:
         representations=lambda w: cell_files(w.backbone, w.target, "representations.npz"),
         logs=lambda w: cell_files(w.backbone, w.target, "train_log.csv"),
     output:
-        csv="results/tables/{backbone}_{target}.csv",
+        csv=f"{RESULTS}/tables/{{backbone}}_{{target}}.csv",
         md=report(
-            "results/tables/{backbone}_{target}.md",
+            f"{RESULTS}/tables/{{backbone}}_{{target}}.md",
             category="Tables",
             subcategory="{backbone}",
             caption="../report/table.rst",
         ),
         figures=report(
-            expand("results/figures/{{backbone}}_{{target}}_{figure}.png", figure=FIGURES),
+            expand(RESULTS + "/figures/{{backbone}}_{{target}}_{figure}.png", figure=FIGURES),
             category="Figures",
             subcategory="{backbone} / {target}",
             caption="../report/figure.rst",
         ),
     log:
-        "results/logs/aggregate/{backbone}_{target}.log",
+        f"{RESULTS}/logs/aggregate/{{backbone}}_{{target}}.log",
     conda:
         ENV
     params:
         script=script("aggregate.py"),
         cells=lambda w, input: [str(Path(m).parent) for m in input.metrics],
         order=list(CONFIG.methods),
+        results=RESULTS,
     shell:
         "{params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
-        " --cells {params.cells} --order {params.order} --tables results/tables --figures results/figures"
+        " --cells {params.cells} --order {params.order} --tables {params.results}/tables --figures {params.results}/figures"
         " > {log} 2>&1"

@@ -8,6 +8,7 @@ from mllm_forgetting.reporting import FIGURES
 from mllm_forgetting.spec import evaluate_spec, pretrain_spec, to_json, train_spec
 
 ENV = "../../environment.yml"
+RESULTS = CONFIG.results  # every output goes under it (config key `results`)
 BUILT_BACKBONES = [name for name, b in CONFIG.backbones.items() if b.built]
 HUB_BACKBONES = [name for name, b in CONFIG.backbones.items() if not b.built]
 
@@ -50,13 +51,13 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-CELL = "results/cells/{backbone}/{target}/{method}/seed{seed}"
+CELL = f"{RESULTS}/cells/{{backbone}}/{{target}}/{{method}}/seed{{seed}}"
 
 
 def cell_files(backbone, target, name):
     """The file `name` (metrics.json, train_log.csv, ...) of every method and seed of one backbone x target."""
     return [
-        f"results/cells/{c.backbone}/{c.target}/{c.method}/seed{c.seed}/{name}"
+        f"{RESULTS}/cells/{c.backbone}/{c.target}/{c.method}/seed{c.seed}/{name}"
         for c in CONFIG.cells(backbone, target)
     ]
 
@@ -67,8 +68,8 @@ def all_models():
 
 
 def all_tables():
-    return [f"results/tables/{b}_{t}.{ext}" for b, t in CONFIG.grid() for ext in ("csv", "md")]
+    return [f"{RESULTS}/tables/{b}_{t}.{ext}" for b, t in CONFIG.grid() for ext in ("csv", "md")]
 
 
 def all_figures():
-    return [f"results/figures/{b}_{t}_{figure}.png" for b, t in CONFIG.grid() for figure in FIGURES]
+    return [f"{RESULTS}/figures/{b}_{t}_{figure}.png" for b, t in CONFIG.grid() for figure in FIGURES]

@@ -2,9 +2,9 @@ rule prepare_data:
     output:
         directory(CONFIG.data.dir),
     log:
-        "results/logs/prepare_data.log",
+        f"{RESULTS}/logs/prepare_data.log",
     benchmark:
-        "results/benchmarks/prepare_data.tsv"
+        f"{RESULTS}/benchmarks/prepare_data.tsv"
     conda:
         ENV
     params:

@@ -2,17 +2,17 @@
 rule evaluate:
     input:
         data=CONFIG.data.dir,
-        pretrained="results/checkpoints/{backbone}",
+        pretrained=f"{RESULTS}/checkpoints/{{backbone}}",
         model=f"{CELL}/model",
         summary=f"{CELL}/train.json",
-        tracking="results/mlflow.ready",
+        tracking=f"{RESULTS}/mlflow.ready",
     output:
         metrics=f"{CELL}/metrics.json",
         representations=f"{CELL}/representations.npz",
     log:
-        "results/logs/evaluate/{backbone}/{target}/{method}/seed{seed}.log",
+        f"{RESULTS}/logs/evaluate/{{backbone}}/{{target}}/{{method}}/seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/evaluate/{backbone}/{target}/{method}/seed{seed}.tsv"
+        f"{RESULTS}/benchmarks/evaluate/{{backbone}}/{{target}}/{{method}}/seed{{seed}}.tsv"
     conda:
         ENV
     threads: lambda w: resource(w.backbone, "threads")
@@ -22,9 +22,10 @@ rule evaluate:
         gpu=lambda w: resource(w.backbone, "gpu"),
     params:
         script=script("evaluate.py"),
+        results=RESULTS,
         spec=lambda w: quoted(evaluate_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.metrics).parent),
     shell:
         "{params.script} --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
-        " --model {input.model} --train-json {input.summary} --out {params.out} --results results"
+        " --model {input.model} --train-json {input.summary} --out {params.out} --results {params.results}"
         " --threads {threads} > {log} 2>&1"

@@ -4,11 +4,11 @@ rule pretrain:
     input:
         data=CONFIG.data.dir,
     output:
-        directory("results/checkpoints/{backbone}"),
+        directory(f"{RESULTS}/checkpoints/{{backbone}}"),
     log:
-        "results/logs/pretrain/{backbone}.log",
+        f"{RESULTS}/logs/pretrain/{{backbone}}.log",
     benchmark:
-        "results/benchmarks/pretrain/{backbone}.tsv"
+        f"{RESULTS}/benchmarks/pretrain/{{backbone}}.tsv"
     wildcard_constraints:
         backbone=one_of(BUILT_BACKBONES),
     conda:
@@ -22,7 +22,7 @@ rule pretrain:
         script=script("pretrain.py"),
         spec=lambda w: quoted(pretrain_spec(CONFIG, w.backbone)),
         # outside the output directory, which Snakemake deletes when the job fails
-        state=lambda w: f"results/pretrain_state/{w.backbone}",
+        state=lambda w: f"{RESULTS}/pretrain_state/{w.backbone}",
     shell:
         "{params.script}"
         " --spec {params.spec} --data {input.data} --out {output} --state-dir {params.state}"
@@ -36,9 +36,9 @@ localrules:
 
 rule fetch_backbone:
     output:
-        directory("results/checkpoints/{backbone}"),
+        directory(f"{RESULTS}/checkpoints/{{backbone}}"),
     log:
-        "results/logs/fetch_backbone/{backbone}.log",
+        f"{RESULTS}/logs/fetch_backbone/{{backbone}}.log",
     wildcard_constraints:
         backbone=one_of(HUB_BACKBONES),
     conda:

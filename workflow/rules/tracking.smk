@@ -6,13 +6,15 @@ localrules:
 
 rule init_tracking:
     output:
-        "results/mlflow.ready",
+        f"{RESULTS}/mlflow.ready",
     log:
-        "results/logs/init_tracking.log",
+        f"{RESULTS}/logs/init_tracking.log",
     conda:
         ENV
     params:
         script=script("init_tracking.py"),
+        results=RESULTS,
         experiment=CONFIG.mlflow.experiment,
     shell:
-        "{params.script}" " --results results --experiment {params.experiment} --marker {output} > {log} 2>&1"
+        "{params.script}"
+        " --results {params.results} --experiment {params.experiment} --marker {output} > {log} 2>&1"

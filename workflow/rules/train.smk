@@ -3,17 +3,17 @@
 rule train:
     input:
         data=CONFIG.data.dir,
-        pretrained="results/checkpoints/{backbone}",
-        tracking="results/mlflow.ready",
+        pretrained=f"{RESULTS}/checkpoints/{{backbone}}",
+        tracking=f"{RESULTS}/mlflow.ready",
     output:
         summary=f"{CELL}/train.json",
         log_csv=f"{CELL}/train_log.csv",
         params=f"{CELL}/params.json",
         model=directory(f"{CELL}/model"),
     log:
-        "results/logs/train/{backbone}/{target}/{method}/seed{seed}.log",
+        f"{RESULTS}/logs/train/{{backbone}}/{{target}}/{{method}}/seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/train/{backbone}/{target}/{method}/seed{seed}.tsv"
+        f"{RESULTS}/benchmarks/train/{{backbone}}/{{target}}/{{method}}/seed{{seed}}.tsv"
     conda:
         ENV
     threads: lambda w: resource(w.backbone, "threads")
@@ -25,9 +25,10 @@ rule train:
         checkpoint_every=CONFIG.checkpoint_every,
     params:
         script=script("train.py"),
+        results=RESULTS,
         spec=lambda w: quoted(train_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.summary).parent),
     shell:
         "{params.script} --spec {params.spec} --data {input.data} --pretrained {input.pretrained}"
-        " --out {params.out} --results results --threads {threads} --checkpoint-every {resources.checkpoint_every}"
+        " --out {params.out} --results {params.results} --threads {threads} --checkpoint-every {resources.checkpoint_every}"
         " > {log} 2>&1"

@@ -191,6 +191,11 @@ class Config:
     checkpoint_every: int = option(
         "a training cell saves its whole state every N steps; a rerun resumes (0 = never)", 50, min=0
     )
+    results: str = option(
+        "directory of everything a run writes: cells, checkpoints, tables, figures, logs, benchmarks, the "
+        "MLflow store (a test config keeps its own, apart from the committed tables)",
+        "results",
+    )
     mlflow: MlflowConfig = option("tracking", MlflowConfig())
     prompts: dict[str, PromptTemplate] = option("prompt templates besides the built-in ones (prompts.py)", {})
 
