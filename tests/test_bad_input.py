@@ -24,7 +24,13 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, SMOKE, copy_workflow, evaluate_spec_for, smoke_config, train_spec_for
-from mllm_forgetting.data.benchmark import FEATURES, build_benchmark, load_split, read_vocabulary
+from mllm_forgetting.data.benchmark import (
+    FEATURES,
+    PREPARE_HINT,
+    build_benchmark,
+    load_split,
+    read_vocabulary,
+)
 from mllm_forgetting.files import atomic_output
 from mllm_forgetting.methods import METHODS
 from mllm_forgetting.models.loading import check_checkpoint
@@ -353,9 +359,7 @@ def test_unknown_architecture(runs):
 def test_truncated_dataset_file(runs, world):
     line = script_error(runs["truncated"], f"cell {CELL}")
     assert f"task 'okvqa' split 'train': cannot read {world / 'truncated/okvqa/train'} (" in line
-    assert line.endswith(
-        "restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)"
-    )
+    assert line.endswith(PREPARE_HINT)
 
 
 def test_non_finite_loss(runs, world):

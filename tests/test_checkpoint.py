@@ -102,3 +102,38 @@ def test_notes_travel_with_the_checkpoint(tmp_path):
     ckpt.save(2, state(2))
     assert Checkpointer(tmp_path, every=2, fingerprint=FINGERPRINT).latest_notes() == {"mlflow_run_id": "abc"}
     assert json.loads((tmp_path / "step-000002.json").read_text())["step"] == 2
+
+
+@pytest.mark.faults
+def test_a_checkpoint_whose_intact_payload_does_not_load_falls_back_to_the_previous(tmp_path):
+    """Bytes that match their checksum but do not unpickle (an object weights_only refuses, another torch)."""
+    import hashlib
+
+    ckpt = Checkpointer(tmp_path, every=2, fingerprint=FINGERPRINT)
+    for step in (2, 4):
+        ckpt.save(step, state(step))
+    newest = tmp_path / "step-000004.pt"
+    torch.save({"step": 4, "odd": Path("x")}, newest)  # a class weights_only=True will not load
+    manifest = json.loads((tmp_path / "step-000004.json").read_text())
+    manifest["sha256"] = hashlib.sha256(newest.read_bytes()).hexdigest()
+    (tmp_path / "step-000004.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning) as caught:
+        assert ckpt.load_latest()["step"] == 2
+    messages = [str(w.message) for w in caught]
+    assert any(
+        "checkpoint step-000004.pt cannot be loaded (" in m and "trying the previous one" in m
+        for m in messages
+    )
+    assert any("resuming from checkpoint step-000002.pt" in m for m in messages)
+
+
+@pytest.mark.faults
+def test_a_damaged_dvc_file_tags_the_data_version_unreadable(tmp_path):
+    from mllm_forgetting.tracking import data_version
+
+    (tmp_path / "data.dvc").write_text("outs: [md5: {{\n")  # not YAML
+    with pytest.warns(UserWarning, match=r"data\.dvc is unreadable"):
+        assert data_version(tmp_path / "data") == "unreadable"
+    (tmp_path / "data.dvc").write_text("just a tag\n")  # YAML, but not a .dvc file
+    with pytest.warns(UserWarning):
+        assert data_version(tmp_path / "data") == "unreadable"

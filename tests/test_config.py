@@ -102,8 +102,13 @@ def error_of(edit) -> str:
         (
             lambda c: c.update(unknown_key=1),
             "config: unknown option 'unknown_key' (valid: data, backbones, targets, "
-            "methods, training, evaluation, seeds, threads, checkpoint_every, mlflow, "
+            "methods, training, evaluation, seeds, threads, checkpoint_every, results, mlflow, "
             "prompts)",
+        ),
+        (
+            lambda c: c["evaluation"].update(representation_layer=40),
+            "evaluation.representation_layer 40 is outside backbones.tiny-llava's hidden states: -5..4 (the "
+            "embeddings and 4 layers)",
         ),
         (
             lambda c: c["evaluation"]["erank"].update(variant="cov"),

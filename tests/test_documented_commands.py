@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, SMOKE_RESULTS, copy_workflow, snakemake
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "config/README.md"]
 
@@ -89,3 +89,51 @@ def test_a_documented_command_plans_what_its_target_needs(workdir, page, command
         assert jobs["aggregate"] == 1 and "all" not in jobs, jobs
     else:
         assert jobs["all"] == 1, jobs
+
+
+def test_the_missing_data_hint_run_as_printed_restores_the_data(tmp_path):
+    """An error's hint is a command that fixes the state: `snakemake prepare_data` alone would answer
+    "Nothing to be done" for an existing data directory that lost a task."""
+    import shutil
+
+    import yaml
+    from mllm_forgetting.data.benchmark import PREPARE_HINT
+
+    work = copy_workflow(tmp_path)
+    smoke = yaml.safe_load((work / "config/smoke.yaml").read_text())
+    (work / "config/config.yaml").write_text((work / "config/smoke.yaml").read_text())  # the default here
+    data = work / smoke["data"]["dir"]
+    snakemake(["prepare_data", "--cores", "1"], cwd=work)
+    shutil.rmtree(data / "okvqa")
+    unforced = snakemake(["prepare_data", "--cores", "1"], cwd=work)
+    assert "Nothing to be done" in unforced.stdout + unforced.stderr  # why the hint forces the rule
+    [command] = re.findall(r"`(snakemake [^`]+)`", PREPARE_HINT)
+    snakemake(shlex.split(command)[1:], cwd=work)
+    assert (data / "okvqa" / "train").is_dir()
+
+
+def test_the_venvs_snakemake_runs_jobs_without_the_venv_activated(tmp_path):
+    """`.venv/bin/snakemake` from a shell whose PATH lacks the environment: the jobs' `python` must still be
+    the interpreter running Snakemake (before, every job failed with `No module named 'mllm_forgetting'`)."""
+    import os
+
+    work = copy_workflow(tmp_path)
+    marker = f"{SMOKE_RESULTS}/mlflow.ready"
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "VIRTUAL_ENV")}
+    env["PATH"] = "/usr/bin:/bin"
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "snakemake"),
+            marker,
+            "--cores",
+            "1",
+            "--configfile",
+            "config/smoke.yaml",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / marker).read_text().startswith("sqlite:///")

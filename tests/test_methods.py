@@ -265,3 +265,15 @@ def test_train_script_reports_one_line_error(tmp_path):
         "zero_shot, finetune, lora, mdgd, mdgd_gm"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_representation_layer_outside_the_model_names_the_valid_range():
+    """A hub backbone's depth is known only once loaded: the error names the range, not an IndexError."""
+    from mllm_forgetting.training.forward import layer_states
+
+    states = tuple(torch.full((1, 2), float(i)) for i in range(5))  # embeddings + 4 layers
+    assert float(layer_states(states, -1)[0, 0]) == 4.0 and float(layer_states(states, -5)[0, 0]) == 0.0
+    with pytest.raises(
+        ValueError, match=r"representation_layer 5 is outside this model's hidden states: -5\.\.4"
+    ):
+        layer_states(states, 5)

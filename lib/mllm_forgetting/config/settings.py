@@ -294,6 +294,7 @@ def _check_grid(config: Config) -> None:
             except ConfigError as err:
                 raise ConfigError(f"{where}: prompt {backbone.prompt!r}: {err}") from None
         if backbone.built:
+            _check_representation_layer(config.evaluation.representation_layer, backbone.size, where)
             stages = backbone.pretrain.resolved_stages(config.pretrain_tasks_of(name))
             for i, stage in enumerate(stages):
                 outside = sorted(set(stage["tasks"]) - set(config.pretrain_tasks_of(name)))
@@ -301,3 +302,13 @@ def _check_grid(config: Config) -> None:
                     raise ConfigError(
                         f"{where}.pretrain.stages[{i}]: tasks outside the pre-trained tasks: {outside}"
                     )
+
+
+def _check_representation_layer(layer: int, size, where: str) -> None:
+    """A built backbone's depth is known before it exists: hidden states 0 (embeddings) .. text_layers."""
+    n = getattr(size, "text_layers", None)
+    if n is not None and not -(n + 1) <= layer <= n:
+        raise ConfigError(
+            f"evaluation.representation_layer {layer} is outside {where}'s hidden states: {-(n + 1)}..{n} "
+            f"(the embeddings and {n} layers)"
+        )

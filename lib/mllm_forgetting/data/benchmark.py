@@ -36,7 +36,11 @@ FEATURES = datasets.Features(
         "kind": datasets.Value("string"),
     }
 )
-PREPARE_HINT = "restore it with `dvc pull`, or rerun the prepare_data rule (`snakemake prepare_data`)"
+# Snakemake takes an existing data directory as up to date however incomplete it is: the rule must be forced.
+PREPARE_HINT = (
+    "prepare the data again: `snakemake prepare_data --force --cores 1` (add `--configfile` for a config "
+    "other than config/config.yaml), or restore the versioned copy with `dvc pull`"
+)
 _TEXT = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")  # word-level tokenizer: no punctuation, single spaces
 
 

@@ -6,7 +6,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..training.batches import Encoded, prompt_batch, to_device
-from ..training.forward import visual_states
+from ..training.forward import layer_states, visual_states
 
 
 def _chunks(n: int, size: int):
@@ -54,5 +54,5 @@ def representations(
         visual.append(
             visual_states(out.hidden_states, batch["input_ids"], image_token_id, layer).float().cpu()
         )
-        multimodal.append(out.hidden_states[layer][:, -1].float().cpu())
+        multimodal.append(layer_states(out.hidden_states, layer)[:, -1].float().cpu())
     return torch.cat(visual), torch.cat(multimodal)

@@ -2,7 +2,7 @@
 A cell tracks through CellTracker, which never fails the cell; sync_results replays unsynced cells later."""
 
 from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, data_version, init_store, score_metrics, tracking_uri
-from .safe import CellTracker, read_state
+from .safe import CellTracker, init_store_or_warn, read_state
 from .sync import sync_results
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "CellTracker",
     "data_version",
     "init_store",
+    "init_store_or_warn",
     "read_state",
     "score_metrics",
     "sync_results",

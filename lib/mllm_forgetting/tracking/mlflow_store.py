@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import yaml
@@ -38,8 +39,13 @@ def data_version(data_dir: str | Path = "data") -> str:
     path = Path(f"{data_dir}.dvc")
     if not path.exists():
         return "untracked"
-    outs = yaml.safe_load(path.read_text()).get("outs", [])
-    return outs[0].get("md5", "untracked") if outs else "untracked"
+    try:
+        outs = yaml.safe_load(path.read_text()).get("outs", [])
+        return str(outs[0].get("md5", "untracked")) if outs else "untracked"
+    except (OSError, yaml.YAMLError, AttributeError, TypeError, IndexError, KeyError) as err:
+        # a tag for tracking, not an input of the result: a damaged file must not stop the cell
+        warnings.warn(f"{path} is unreadable ({type(err).__name__}); data_version tagged 'unreadable'")
+        return "unreadable"
 
 
 class CellRun:
@@ -47,24 +53,46 @@ class CellRun:
     MlflowClient, not mlflow's module-level active run: a run left open by a failing server must not
     block the next run opened in the same process."""
 
-    def __init__(self, cell, *, results_dir="results", experiment=DEFAULT_EXPERIMENT, run_id=None, tags=None):
+    def __init__(
+        self,
+        cell,
+        *,
+        results_dir="results",
+        experiment=DEFAULT_EXPERIMENT,
+        run_id=None,
+        tags=None,
+        recreate_missing=False,
+    ):
+        """recreate_missing: a run id the store does not know (it was wiped or replaced) gets a new run
+        instead of an error (sync_mlflow.py)."""
         from mlflow import MlflowClient
         from mlflow.tracking.context.registry import resolve_tags
 
         self.client = MlflowClient(tracking_uri(results_dir))
+        if run_id is not None and recreate_missing and not self._known(run_id):
+            run_id = None
         if run_id is None:
             exp = self.client.get_experiment_by_name(experiment)
-            if exp is None:
-                raise RuntimeError(
-                    f"MLflow experiment {experiment!r} missing: run the init_tracking rule first"
-                )
+            # a store wiped since init_tracking ran gets the experiment again
+            experiment_id = exp.experiment_id if exp else init_store(results_dir, experiment)
             tags = resolve_tags(
                 {**cell.as_dict(), **(tags or {})}
             )  # + user, source, git commit, as start_run adds
-            run_id = self.client.create_run(exp.experiment_id, run_name=cell.name, tags=tags).info.run_id
+            run_id = self.client.create_run(experiment_id, run_name=cell.name, tags=tags).info.run_id
         else:
             self.client.update_run(run_id, status="RUNNING")
         self.run_id = run_id
+
+    def _known(self, run_id: str) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_run(run_id)
+            return True
+        except MlflowException as err:
+            if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
 
     def log_params(self, params: dict):
         from mlflow.entities import Param

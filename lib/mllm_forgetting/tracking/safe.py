@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..files import write_json
-from .mlflow_store import DEFAULT_EXPERIMENT, CellRun
+from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, init_store, tracking_uri
 
 STATE_FILE = "tracking.json"
 PARAMS_FILE = "params.json"  # written by tune_cell: {"tags": ..., "params": ...}
@@ -144,3 +145,19 @@ class CellTracker:
             f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, {RESYNC_HINT}",
             stacklevel=3,
         )
+
+
+def init_store_or_warn(results_dir, experiment: str = DEFAULT_EXPERIMENT) -> str | None:
+    """init_store under the cells' outage policy: bounded retries, and for any failure (no server, a
+    damaged SQLite file, an unknown URI scheme) one warning line and None instead of an error, so the cells
+    still run (offline) and sync_mlflow.py replays them once the store works."""
+    try:
+        with bounded_http():
+            return init_store(results_dir, experiment)
+    except Exception as err:
+        print(
+            f"warning: MLflow at {tracking_uri(results_dir)} is not usable ({type(err).__name__}: "
+            f"{one_line(err)}); the cells run untracked: {RESYNC_HINT}",
+            file=sys.stderr,
+        )
+        return None

@@ -64,6 +64,7 @@ def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT)
             experiment=experiment,
             run_id=state["run_id"],
             tags=recorded["tags"],
+            recreate_missing=True,
         )
         # the run id goes on disk first: a sync cut short resumes this run instead of making a second one
         write_state(cell_dir, run.run_id, state["error"], state["failed_stage"])

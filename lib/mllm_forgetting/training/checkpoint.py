@@ -86,7 +86,14 @@ class Checkpointer:
                     f"checkpoint {payload.name} is corrupted (checksum mismatch); trying the previous one"
                 )
                 continue
-            state = torch.load(payload, map_location="cpu", weights_only=True)
+            try:
+                state = torch.load(payload, map_location="cpu", weights_only=True)
+            except Exception as err:  # intact bytes that do not load (another torch, a foreign object)
+                self._warn(
+                    f"checkpoint {payload.name} cannot be loaded ({type(err).__name__}: "
+                    f"{' '.join(str(err).split())[:200]}); trying the previous one"
+                )
+                continue
             self._warn(f"resuming from checkpoint {payload.name} (step {manifest['step']})")
             return state
         if self._manifests():

@@ -15,8 +15,20 @@ def task_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
 
 
+def layer_states(hidden_states, layer: int) -> torch.Tensor:
+    """The hidden states of one layer (0 = the embeddings, -1 = the last layer), or a ValueError naming the
+    valid range (a hub backbone's depth is known only once it is loaded)."""
+    n = len(hidden_states)
+    if not -n <= layer < n:
+        raise ValueError(
+            f"evaluation.representation_layer {layer} is outside this model's hidden states: {-n}..{n - 1} "
+            f"(the embeddings and {n - 1} layers)"
+        )
+    return hidden_states[layer]
+
+
 def visual_states(hidden_states, input_ids: torch.Tensor, image_token_id: int, layer: int) -> torch.Tensor:
-    states = hidden_states[layer]
+    states = layer_states(hidden_states, layer)
     is_image = input_ids == image_token_id
     counts = is_image.sum(dim=1)
     if not bool((counts == counts[0]).all()):
