@@ -49,6 +49,12 @@ CELLS = {
 }
 
 
+def data_digest(results) -> str:
+    from mllm_forgetting.files import tree_digest
+
+    return tree_digest(results.parent / "data")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -282,7 +288,9 @@ def test_sync_puts_exactly_one_complete_run_per_cell_in_mlflow(cells):
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(SMOKE["mlflow"]["experiment"]).experiment_id
+    found = client.get_experiment_by_name(SMOKE["mlflow"]["experiment"])
+    experiment = found.experiment_id
+    assert found.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI's training view
     before = {case: read(results, case, "tracking.json")["run_id"] for case in CELLS}
     outputs = sorted(results.rglob("train.json")) + sorted(results.rglob("metrics.json"))
     digests = [hashlib.md5(p.read_bytes()).hexdigest() for p in outputs]
@@ -313,6 +321,13 @@ def test_sync_puts_exactly_one_complete_run_per_cell_in_mlflow(cells):
         assert run.data.metrics["vqa.erank_pooled"] == pytest.approx(metrics["tasks"]["vqa"]["erank_pooled"])
         assert run.data.metrics["trainable_params"] == read(results, case, "train.json")["trainable_params"]
         assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["metrics.json"]
+        # the UI's Dataset column: the prepared data, once as trained on and once as evaluated on
+        inputs = run.inputs.dataset_inputs
+        assert sorted((i.dataset.name, i.tags[0].value) for i in inputs) == [
+            ("data/test", "eval"),
+            ("data/train", "train"),
+        ], case
+        assert {i.dataset.digest for i in inputs} == {data_digest(results)[:32]}
     assert [hashlib.md5(p.read_bytes()).hexdigest() for p in outputs] == digests  # Snakemake sees no change
 
     again = sync(results)

@@ -11,7 +11,7 @@ from ..evaluation.predict import representations
 from ..files import write_json
 from ..metrics import effective_rank
 from ..spec import EvaluateSpec
-from ..tracking import CellTracker, score_metrics
+from ..tracking import CellTracker, dataset_inputs, score_metrics
 from .common import EVALUATION_OUTPUTS, UNTUNED, load_model, load_rows, save_npz, setup_torch
 from .scoring import score_task_split
 
@@ -106,16 +106,17 @@ def evaluate_cell(
     }
     write_json(metrics_file, metrics)
     if track:
-        _log(cell, summary, metrics, out, results_dir)
+        _log(cell, summary, metrics, out, results_dir, data_dir)
     return metrics
 
 
-def _log(cell, summary: dict, metrics: dict, out: Path, results_dir: str) -> None:
+def _log(cell, summary: dict, metrics: dict, out: Path, results_dir: str, data_dir: str) -> None:
     """The final scores into the cell's run; a tracking failure only warns (metrics.json is complete)."""
     tracker = CellTracker.reopen(
         cell, out, summary.get("mlflow_run_id"), summary.get("mlflow_error"), results_dir=results_dir
     )
     if tracker:
+        tracker.log_dataset(dataset_inputs(data_dir)["eval"], "eval")
         tracker.log_metrics(score_metrics(metrics))
         tracker.log_artifact(out / "metrics.json")
         tracker.close()

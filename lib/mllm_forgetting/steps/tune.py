@@ -10,7 +10,7 @@ import torch
 from ..files import tree_digest, write_json
 from ..methods import make_method
 from ..spec import TrainSpec, to_plain
-from ..tracking import CellTracker, data_version
+from ..tracking import CellTracker, data_version, dataset_inputs
 from ..training.checkpoint import Checkpointer
 from ..training.loop import train
 from .common import EVALUATION_OUTPUTS, UNTUNED, encode_task, load_model, save_log, setup_torch, tune_context
@@ -60,9 +60,9 @@ def tune_cell(
     params = {k: v for k, v in to_plain(spec).items() if k not in ("cell", "experiment")}
     if data is not None:  # what the run really uses where the configured value cannot hold
         params["effective"] = {"batch_size": effective_batch_size(spec, len(data))}
-    write_json(
-        out / "params.json", {"tags": tags, "params": params}
-    )  # what sync_mlflow.py replays into MLflow
+    datasets = dataset_inputs(data_dir)  # evaluate logs "eval" itself; sync_mlflow.py replays both
+    # what sync_mlflow.py replays into MLflow
+    write_json(out / "params.json", {"tags": tags, "params": params, "datasets": datasets})
     # never raises: a tracking failure warns once and leaves tracking.json unsynced
     tracker = None
     if track:
@@ -76,6 +76,7 @@ def tune_cell(
             run_id=resumed_run,
         )
         tracker.log_params(params)
+        tracker.log_dataset(datasets["train"], "train")
     model_dir = out / "model"
     try:
         if method.trains:

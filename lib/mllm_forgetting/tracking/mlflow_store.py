@@ -27,11 +27,44 @@ def init_store(results_dir: str | Path = "results", experiment: str = DEFAULT_EX
     mlflow.set_tracking_uri(tracking_uri(results_dir))
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
-        return found.experiment_id
-    if shared:  # a shared server keeps artifacts in its own artifact store
-        return mlflow.create_experiment(experiment)
-    artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
-    return mlflow.create_experiment(experiment, artifact_location=artifacts)
+        experiment_id = found.experiment_id
+        if found.tags.get(EXPERIMENT_KIND[0]) == EXPERIMENT_KIND[1]:
+            return experiment_id
+    elif shared:  # a shared server keeps artifacts in its own artifact store
+        experiment_id = mlflow.create_experiment(experiment)
+    else:
+        artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
+        experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
+    mlflow.MlflowClient(tracking_uri(results_dir)).set_experiment_tag(experiment_id, *EXPERIMENT_KIND)
+    return experiment_id
+
+
+# split -> the context MLflow shows it in
+DATA_CONTEXTS = {"train": "train", "test": "eval"}
+
+
+def dataset_inputs(data_dir) -> dict[str, dict]:
+    """The prepared data's train and test splits as MLflow dataset inputs, by context: named
+    `<directory>/<split>`, with the md5 its .dvc file records as digest (the first 32 hex digits of its
+    content's SHA-256 when it is not versioned) and the content hash in the profile."""
+    from ..files import tree_digest
+
+    content = tree_digest(data_dir)
+    version = data_version(data_dir)
+    return {
+        context: {
+            "name": f"{Path(data_dir).name}/{split}",
+            "digest": version if version not in ("untracked", "unreadable") else content[:32],
+            "source": Path(data_dir).resolve().as_uri(),
+            "profile": {"sha256": content, "dvc_md5": version},
+        }
+        for split, context in DATA_CONTEXTS.items()
+    }
+
+
+# The UI opens an experiment of this kind in its model-training view (runs, metrics, datasets), not the
+# GenAI overview of traces it shows by default.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 def data_version(data_dir: str | Path = "data") -> str:
@@ -44,7 +77,9 @@ def data_version(data_dir: str | Path = "data") -> str:
         return str(outs[0].get("md5", "untracked")) if outs else "untracked"
     except (OSError, yaml.YAMLError, AttributeError, TypeError, IndexError, KeyError) as err:
         # a tag for tracking, not an input of the result: a damaged file must not stop the cell
-        warnings.warn(f"{path} is unreadable ({type(err).__name__}); data_version tagged 'unreadable'")
+        warnings.warn(
+            f"{path} is unreadable ({type(err).__name__}); data_version tagged 'unreadable'", stacklevel=2
+        )
         return "unreadable"
 
 
@@ -93,6 +128,22 @@ class CellRun:
             if err.error_code == "RESOURCE_DOES_NOT_EXIST":
                 return False
             raise
+
+    def log_dataset(self, record: dict, context: str):
+        """One dataset input (a record of dataset_inputs) used in `context`; logging it again adds nothing."""
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(
+            name=record["name"],
+            digest=record["digest"],
+            source_type="local",
+            source=json.dumps({"uri": record["source"]}),
+            profile=json.dumps(record["profile"]),
+        )
+        tag = InputTag(key="mlflow.data.context", value=context)
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset=dataset, tags=[tag])])
 
     def log_params(self, params: dict):
         from mlflow.entities import Param

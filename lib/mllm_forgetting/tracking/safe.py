@@ -109,6 +109,9 @@ class CellTracker:
     def log_params(self, params: dict):
         self._call("log_params", params)
 
+    def log_dataset(self, record: dict, context: str):
+        self._call("log_dataset", record, context)
+
     def log_step(self, row: dict):
         self._call("log_step", row)
 

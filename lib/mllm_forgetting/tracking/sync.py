@@ -69,6 +69,8 @@ def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT)
         # the run id goes on disk first: a sync cut short resumes this run instead of making a second one
         write_state(cell_dir, run.run_id, state["error"], state["failed_stage"])
         run.log_params(recorded["params"])  # MLflow accepts a param again with the same value
+        for context, record in recorded.get("datasets", {}).items():  # the same input again adds nothing
+            run.log_dataset(record, context)
         logged_steps = {m.step for m in run.client.get_metric_history(run.run_id, "loss")}
         for row in read_train_log(cell_dir / "train_log.csv"):
             if row["step"] not in logged_steps:  # the train stage may have logged some before it failed
