@@ -248,7 +248,7 @@ CONFIG_CASES = {
     "unknown_key": (
         lambda c: c.update(unknown_key=1),
         "config: unknown option 'unknown_key' (valid: data, backbones, targets, methods, training, "
-        "evaluation, seeds, threads, checkpoint_every, mlflow, prompts)",
+        "evaluation, seeds, threads, checkpoint_every, results, mlflow, prompts)",
     ),
     "backbone_target": (
         lambda c: c["backbones"]["tiny-resampler"].update(targets=["okvqa", "flickr"]),

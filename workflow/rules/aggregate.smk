@@ -12,7 +12,9 @@ rule aggregate:
             caption="../report/table.rst",
         ),
         figures=report(
-            expand(RESULTS + "/figures/{{backbone}}_{{target}}_{figure}.png", figure=FIGURES),
+            expand(
+                "{results}/figures/{{backbone}}_{{target}}_{figure}.png", results=RESULTS, figure=FIGURES
+            ),
             category="Figures",
             subcategory="{backbone} / {target}",
             caption="../report/figure.rst",
@@ -25,8 +27,9 @@ rule aggregate:
         script=script("aggregate.py"),
         cells=lambda w, input: [str(Path(m).parent) for m in input.metrics],
         order=list(CONFIG.methods),
-        results=RESULTS,
+        tables=lambda w, output: str(Path(output.csv).parent),
+        figures=lambda w, output: str(Path(output.figures[0]).parent),
     shell:
         "{params.script} --backbone {wildcards.backbone} --target {wildcards.target}"
-        " --cells {params.cells} --order {params.order} --tables {params.results}/tables --figures {params.results}/figures"
+        " --cells {params.cells} --order {params.order} --tables {params.tables} --figures {params.figures}"
         " > {log} 2>&1"

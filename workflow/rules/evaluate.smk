@@ -22,7 +22,7 @@ rule evaluate:
         gpu=lambda w: resource(w.backbone, "gpu"),
     params:
         script=script("evaluate.py"),
-        results=RESULTS,
+        results=lambda w, input: str(Path(input.tracking).parent),  # where the MLflow store is
         spec=lambda w: quoted(evaluate_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.metrics).parent),
     shell:

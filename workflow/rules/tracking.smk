@@ -13,7 +13,7 @@ rule init_tracking:
         ENV
     params:
         script=script("init_tracking.py"),
-        results=RESULTS,
+        results=lambda w, output: str(Path(output[0]).parent),
         experiment=CONFIG.mlflow.experiment,
     shell:
         "{params.script}"

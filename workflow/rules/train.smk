@@ -25,7 +25,7 @@ rule train:
         checkpoint_every=CONFIG.checkpoint_every,
     params:
         script=script("train.py"),
-        results=RESULTS,
+        results=lambda w, input: str(Path(input.tracking).parent),  # where the MLflow store is
         spec=lambda w: quoted(train_spec(CONFIG, cell_of(w))),
         out=lambda w, output: str(Path(output.summary).parent),
     shell:
