@@ -395,3 +395,32 @@ def test_sync_recreates_a_run_the_store_no_longer_knows(cells, tmp_path):
     assert json.loads((cell_dir(moved, CELLS["at_eval"]) / "tracking.json").read_text())["run_id"] == (
         run.info.run_id
     )
+
+
+def test_a_cell_finding_the_store_wiped_creates_the_experiment_again(tmp_path):
+    """Before, the cell warned "run the init_tracking rule first", which a plain rerun never does. Each step
+    runs in its own process, as the pipeline's jobs do (MLflow caches an open store per process)."""
+    from mlflow import MlflowClient
+
+    results, cell = tmp_path / "results", tmp_path / "cell"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+    def python(code):
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+
+    python(f"from mllm_forgetting.tracking import init_store; init_store({str(results)!r}, 'wiped')")
+    (results / "mlflow.db").unlink()  # the store is wiped after init_tracking ran
+    proc = python(
+        "from mllm_forgetting.cells import Cell\n"
+        "from mllm_forgetting.tracking import CellTracker\n"
+        f"t = CellTracker(Cell('tiny-llava', 'okvqa', 'finetune', 0), {str(cell)!r}, 'train', "
+        f"results_dir={str(results)!r}, experiment='wiped')\n"
+        "t.close()\n"
+        "print(t.run_id)"
+    )
+    assert "MLflow unavailable" not in proc.stderr and read_state(cell)["synced"] is True, proc.stderr[-2000:]
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    [run] = client.search_runs([client.get_experiment_by_name("wiped").experiment_id])
+    assert run.info.run_id == proc.stdout.strip() and run.info.status == "FINISHED"
