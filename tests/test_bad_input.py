@@ -473,7 +473,8 @@ def test_a_batch_larger_than_the_split_is_recorded_as_used(world, capsys):
 
 def test_missing_split_and_data_directory(world):
     with pytest.raises(
-        FileNotFoundError, match=r"no split 'dev' of task 'vqa' at .*vqa/dev; restore it with `dvc"
+        FileNotFoundError,
+        match=r"no split 'dev' of task 'vqa' at .*vqa/dev; prepare the data again: `snakemake",
     ):
         load_split(world / "data", "vqa", "dev")
     with pytest.raises(
