@@ -37,6 +37,7 @@ def tune_cell(
         (out / stale).unlink(missing_ok=True)
     method = make_method(spec.method.method_type, spec.method)
     model, processor = load_model(pretrained_dir, spec.backbone, device)
+    data_digest = tree_digest(data_dir)  # read once: the checkpoint fingerprint and MLflow's dataset inputs
     ctx = tune_context(model, spec.backbone, spec.representation_layer)
     rows, checkpointer, resumed_run = [], None, None
     if method.trains:
@@ -48,7 +49,7 @@ def tune_cell(
             out / "checkpoints",
             checkpoint_every,
             label=cell.name,
-            fingerprint=run_fingerprint(spec, method, data_dir, pretrained_dir),
+            fingerprint=run_fingerprint(spec, method, data_digest, pretrained_dir),
         )
         resumed_run = checkpointer.latest_notes().get("mlflow_run_id")  # a resumed cell continues its run
     data = (
@@ -60,7 +61,9 @@ def tune_cell(
     params = {k: v for k, v in to_plain(spec).items() if k not in ("cell", "experiment")}
     if data is not None:  # what the run really uses where the configured value cannot hold
         params["effective"] = {"batch_size": effective_batch_size(spec, len(data))}
-    datasets = dataset_inputs(data_dir)  # evaluate logs "eval" itself; sync_mlflow.py replays both
+    datasets = dataset_inputs(
+        data_dir, data_digest
+    )  # evaluate logs "eval" itself; sync_mlflow.py replays both
     # what sync_mlflow.py replays into MLflow
     write_json(out / "params.json", {"tags": tags, "params": params, "datasets": datasets})
     # never raises: a tracking failure warns once and leaves tracking.json unsynced
@@ -138,14 +141,14 @@ def effective_batch_size(spec: TrainSpec, rows: int) -> int:
     return rows
 
 
-def run_fingerprint(spec: TrainSpec, method, data_dir: str, pretrained_dir: str) -> dict:
+def run_fingerprint(spec: TrainSpec, method, data_digest: str, pretrained_dir: str) -> dict:
     """What a checkpoint must match to be resumed by this cell: its spec (not the MLflow experiment, which
     changes no result), the content of its data and of phi (a rerun after either changed must not
     continue from a state trained on the old one) and the shapes of the tensors it tunes."""
     return {
         "backbone": spec.cell.backbone,
         "spec": {k: v for k, v in to_plain(spec).items() if k != "experiment"},
-        "data": tree_digest(data_dir),
+        "data": data_digest,
         "phi": tree_digest(pretrained_dir),
         "trainable_shapes": [list(p.shape) for p in method.params],
     }

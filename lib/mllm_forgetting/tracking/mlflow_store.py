@@ -43,13 +43,14 @@ def init_store(results_dir: str | Path = "results", experiment: str = DEFAULT_EX
 DATA_CONTEXTS = {"train": "train", "test": "eval"}
 
 
-def dataset_inputs(data_dir) -> dict[str, dict]:
+def dataset_inputs(data_dir, content: str | None = None) -> dict[str, dict]:
     """The prepared data's train and test splits as MLflow dataset inputs, by context: named
     `<directory>/<split>`, with the md5 its .dvc file records as digest (the first 32 hex digits of its
-    content's SHA-256 when it is not versioned) and the content hash in the profile."""
+    content's SHA-256 when it is not versioned) and the content hash in the profile. content: the
+    directory's tree_digest when the caller has it already."""
     from ..files import tree_digest
 
-    content = tree_digest(data_dir)
+    content = content or tree_digest(data_dir)
     version = data_version(data_dir)
     return {
         context: {
