@@ -19,7 +19,12 @@ from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, init_store, tracking_uri
 
 STATE_FILE = "tracking.json"
 PARAMS_FILE = "params.json"  # written by tune_cell: {"tags": ..., "params": ...}
-RESYNC_HINT = "resync later with `python scripts/sync_mlflow.py --results results`"
+
+
+def resync_hint(results_dir) -> str:
+    """The command that replays unsynced cells, for the results directory they are in."""
+    return f"resync later with `python scripts/sync_mlflow.py --results {results_dir}`"
+
 
 # MLflow's HTTP client retries 7 times with exponential backoff and a 120 s timeout: minutes before a cell
 # could learn that the server is gone. These bounds give up within seconds; a user's own settings win.
@@ -77,7 +82,7 @@ class CellTracker:
         tags=None,
         offline_cause: str | None = None,
     ):
-        self.cell, self.out_dir, self.stage = cell, Path(out_dir), stage
+        self.cell, self.out_dir, self.stage, self.results_dir = cell, Path(out_dir), stage, results_dir
         self.run, self.run_id, self.error = None, run_id, offline_cause
         if offline_cause is not None:  # known to be unsynced already: say so once, try nothing
             self._warn(offline_cause)
@@ -97,6 +102,7 @@ class CellTracker:
                 cell,
                 out_dir,
                 "evaluate",
+                results_dir=results_dir,
                 run_id=train_run_id,
                 offline_cause=f"the train stage was not tracked: {train_error}",
             )
@@ -145,7 +151,8 @@ class CellTracker:
 
     def _warn(self, cause: str):
         warnings.warn(
-            f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, {RESYNC_HINT}",
+            f"{self.cell.name}: MLflow unavailable ({cause}); local results are complete, "
+            f"{resync_hint(self.results_dir)}",
             stacklevel=3,
         )
 
@@ -160,7 +167,8 @@ def init_store_or_warn(results_dir, experiment: str = DEFAULT_EXPERIMENT) -> str
     except Exception as err:
         print(
             f"warning: MLflow at {tracking_uri(results_dir)} is not usable ({type(err).__name__}: "
-            f"{one_line(err)}); the cells run untracked: {RESYNC_HINT}",
+            f"{one_line(err)}); the cells run untracked: "
+            f"{resync_hint(results_dir)}",
             file=sys.stderr,
         )
         return None
