@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -438,6 +440,39 @@ def test_a_failed_retraining_leaves_no_old_scores_behind(tune, world):
         (out / old).write_text("{}")
     tune("retrained", target="nope")
     assert not (out / "metrics.json").exists() and not (out / "representations.npz").exists()
+
+
+@contextmanager
+def read_only(path: Path):
+    """path made unwritable: chmod for a user, the immutable attribute for root (whom chmod does not stop);
+    the test is skipped where neither holds."""
+    path.mkdir(parents=True)
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+        undo = ["chattr", "-i", str(path)]
+    else:
+        path.chmod(0o555)
+        done, undo = True, ["chmod", "755", str(path)]
+    try:
+        probe = path / "probe"
+        try:
+            probe.touch()
+            probe.unlink()
+            done = False
+        except OSError:
+            pass
+        if not done:
+            pytest.skip(f"cannot make {path} read-only here")
+        yield path
+    finally:
+        subprocess.run(undo, capture_output=True)
+
+
+def test_a_read_only_cell_directory_stops_with_one_line(tune, world):
+    """A new cell whose output directory cannot be written: before, a traceback."""
+    with read_only(world / "out" / "read_only"):
+        line = tune("read_only")
+    assert re.search(r"(Permission denied|Operation not permitted) while writing .*read_only/", line), line
 
 
 def test_a_batch_larger_than_the_split_is_recorded_as_used(world, capsys):

@@ -424,3 +424,37 @@ def test_a_cell_finding_the_store_wiped_creates_the_experiment_again(tmp_path):
     client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
     [run] = client.search_runs([client.get_experiment_by_name("wiped").experiment_id])
     assert run.info.run_id == proc.stdout.strip() and run.info.status == "FINISHED"
+
+
+def test_a_rerun_ends_the_run_a_killed_attempt_left_running(tmp_path):
+    """A train attempt killed before its first checkpoint left its MLflow run RUNNING for ever while the
+    rerun opened a second one. Now the rerun marks it KILLED, tagged with the run that replaced it; a
+    finished run of an earlier complete attempt is left as it is."""
+    from mlflow import MlflowClient
+
+    results, cell = tmp_path / "results", tmp_path / "cell"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    open_tracker = (
+        "from mllm_forgetting.cells import Cell\n"
+        "from mllm_forgetting.tracking import CellTracker\n"
+        f"t = CellTracker(Cell('tiny-llava', 'okvqa', 'finetune', 0), {str(cell)!r}, 'train', "
+        f"results_dir={str(results)!r}, experiment='attempts')\n"
+        "print(t.run_id, flush=True)\n"
+    )
+
+    def attempt(then: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", open_tracker + then], env=env, capture_output=True, text=True
+        )
+        assert proc.stdout.strip(), proc.stderr[-2000:]
+        return proc.stdout.split()[0]
+
+    init_store(results, "attempts")
+    killed = attempt("import os; os._exit(9)")  # the process dies, its run open
+    finished = attempt("t.close()")
+    rerun = attempt("t.close()")  # a forced rerun of the finished cell
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    status = {r: client.get_run(r).info.status for r in (killed, finished, rerun)}
+    assert status == {killed: "KILLED", finished: "FINISHED", rerun: "FINISHED"}
+    assert client.get_run(killed).data.tags["mllmf.superseded_by"] == finished
+    assert "mllmf.superseded_by" not in client.get_run(finished).data.tags

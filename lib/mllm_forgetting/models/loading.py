@@ -52,8 +52,10 @@ def load_backbone(path: str | Path, backbone: BackboneConfig):
     path = Path(path)
     if not (path / "config.json").exists():
         raise FileNotFoundError(
-            f"no checkpoint at {path}: run the step that writes it first (`snakemake {path}`: pretrain for a "
-            f"built backbone, fetch_backbone for a hub one)"
+            f"no checkpoint at {path}: make it with `snakemake {_as_target(path)} --cores 1` (add "
+            f"`--configfile` for a "
+            f"config other than config/config.yaml): pretrain or fetch_backbone for a backbone, train for a "
+            f"cell's model/"
         )
     check_checkpoint(path, backbone)
     kwargs = {"dtype": getattr(torch, backbone.dtype), "trust_remote_code": backbone.trust_remote_code}
@@ -76,6 +78,14 @@ def load_backbone(path: str | Path, backbone: BackboneConfig):
             f"got {type(processor).__name__}"
         )
     return model, processor
+
+
+def _as_target(path: Path) -> str:
+    """path as Snakemake takes a target: relative to the working directory (an absolute one has no rule)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:  # outside the working directory: only the user knows where the workflow is
+        return str(path)
 
 
 def _read_config(path: Path | str) -> dict:

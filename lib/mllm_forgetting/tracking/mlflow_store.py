@@ -130,6 +130,15 @@ class CellRun:
                 return False
             raise
 
+    def end_abandoned(self, run_id: str) -> bool:
+        """Mark an earlier attempt's run KILLED if it is still RUNNING (its process died before closing it;
+        this run replaces it), tagged with the run that superseded it. True when it was ended."""
+        if not self._known(run_id) or self.client.get_run(run_id).info.status != "RUNNING":
+            return False
+        self.client.set_tag(run_id, "mllmf.superseded_by", self.run_id)
+        self.client.set_terminated(run_id, "KILLED")
+        return True
+
     def log_dataset(self, record: dict, context: str):
         """One dataset input (a record of dataset_inputs) used in `context`; logging it again adds nothing."""
         import json

@@ -19,6 +19,7 @@ from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, init_store, tracking_uri
 
 STATE_FILE = "tracking.json"
 PARAMS_FILE = "params.json"  # written by tune_cell: {"tags": ..., "params": ...}
+UNFINISHED = "the stage did not finish"  # tracking.json's error while a stage runs
 
 
 def resync_hint(results_dir) -> str:
@@ -87,10 +88,16 @@ class CellTracker:
         if offline_cause is not None:  # known to be unsynced already: say so once, try nothing
             self._warn(offline_cause)
             return
+        previous = (read_state(self.out_dir) or {}).get("run_id") if stage == "train" else None
         self.run = self._attempt(
             CellRun, cell, results_dir=results_dir, experiment=experiment, run_id=run_id, tags=tags
         )
         self.run_id = self.run.run_id if self.run else run_id
+        if self.run is not None and stage == "train":
+            if previous and previous != self.run_id:  # an attempt killed before it could close its run
+                self._attempt(self.run.end_abandoned, previous)
+            # on disk at once: if this attempt dies too, the next one finds its run to end
+            write_state(self.out_dir, self.run_id, UNFINISHED, stage)
 
     @classmethod
     def reopen(cls, cell, out_dir, train_run_id, train_error: str | None, *, results_dir="results"):
