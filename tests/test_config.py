@@ -27,8 +27,7 @@ def error_of(edit) -> str:
         (
             lambda c: c["methods"]["mdgd_gm_0.5"].update(alhpa=0.5),
             "methods.mdgd_gm_0.5: unknown option 'alhpa' (did you mean 'alpha'? valid: label, "
-            "training, align, scope, "
-            "schedule, alpha)",
+            "training, align, scope, lv_reduction, lv_weight, schedule, alpha, mask)",
         ),
         (
             lambda c: c["methods"]["mdgd_gm_0.5"].update(alpha=0),
@@ -163,8 +162,7 @@ def test_the_workflow_stops_on_a_config_mistake_with_that_one_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "error: methods.mdgd_gm_0.5: unknown option 'alhpa' (did you mean 'alpha'? valid: label, "
-        "training, align, "
-        "scope, schedule, alpha)"
+        "training, align, scope, lv_reduction, lv_weight, schedule, alpha, mask)"
     ]
 
 

@@ -9,6 +9,7 @@ from mllm_forgetting.methods.gradients import (
     masked_update,
     regulariser,
     tensor_cosines,
+    visual_drift,
 )
 
 
@@ -82,27 +83,61 @@ def test_scope_global_differs_from_tensor_when_tensors_disagree():
         decouple(g3, h3, "layer")
 
 
-def test_gradient_mask_keeps_most_aligned_within_alpha():
+def test_gradient_mask_keeps_most_aligned_tensors():
     # Four tensors of 10 elements; cosines 1, -1, 0.5, 0 -> alpha 0.5 keeps the two best (20 of 40 elements).
     a = [t(*[1.0] * 10), t(*[1.0] * 10), t(*([1.0] * 5 + [0.0] * 5)), t(*([1.0] * 5 + [0.0] * 5))]
     b = [t(*[1.0] * 10), t(*[-1.0] * 10), t(*([1.0] * 10)), t(*([0.0] * 5 + [1.0] * 5))]
     cos = tensor_cosines(a, b)
     assert torch.allclose(cos, t(1.0, -1.0, 0.5**0.5, 0.0))
-    assert gradient_mask(a, b, 0.5) == [True, False, True, False]
-    assert gradient_mask(a, b, 0.25) == [True, False, False, False]
-    assert gradient_mask(a, b, 1.0) == [True, True, True, True]
+    for rule in ("threshold", "knapsack"):
+        assert gradient_mask(a, b, 0.5, rule) == [True, False, True, False]
+        assert gradient_mask(a, b, 0.25, rule) == [True, False, False, False]
+        assert gradient_mask(a, b, 1.0, rule) == [True, True, True, True]
+    # 0.3 of 40 elements is 12: the threshold set reaches it with the second tensor (20 elements);
+    # the knapsack skips it, and the rest (10 each) would overflow too
+    assert gradient_mask(a, b, 0.3, "threshold") == [True, False, True, False]
+    assert gradient_mask(a, b, 0.3, "knapsack") == [True, False, False, False]
 
 
-def test_gradient_mask_fraction_never_exceeds_alpha_and_keeps_one():
+def test_the_default_mask_is_eq_11s_threshold_set():
+    """Kept = {tensors with cosine >= T_alpha}, T_alpha the cosine at which the ranked tensors first hold
+    alpha of the elements. The knapsack it replaced skipped a big tensor for a smaller, less aligned one
+    (live: it kept cosine -0.075 after skipping 0.305)."""
     torch.manual_seed(2)
-    a = [torch.randn(n) for n in (5, 50, 7, 30, 8)]
-    b = [torch.randn(n) for n in (5, 50, 7, 30, 8)]
-    total = sum(x.numel() for x in a)
-    for alpha in (0.05, 0.1, 0.3, 0.5, 0.9):
-        keep = gradient_mask(a, b, alpha)
-        kept = sum(x.numel() for x, k in zip(a, keep) if k)
-        assert any(keep)
-        assert kept <= alpha * total or sum(keep) == 1
+    sizes = (5, 50, 7, 30, 8, 64, 3)
+    not_threshold_sets = 0  # knapsack masks that are no threshold set
+    for trial in range(50):
+        a = [torch.randn(n) for n in sizes]
+        b = [x + torch.randn(x.shape) * (trial % 5) for x in a]
+        cos = tensor_cosines(a, b)
+        total = sum(sizes)
+        for alpha in (0.05, 0.1, 0.3, 0.5, 0.9):
+            keep = gradient_mask(a, b, alpha)
+            kept_cos = [c for c, k in zip(cos.tolist(), keep) if k]
+            threshold = min(kept_cos)
+            assert keep == [c >= threshold for c in cos.tolist()]  # a threshold set
+            kept = sum(n for n, k in zip(sizes, keep) if k)
+            assert kept >= alpha * total  # it holds alpha ...
+            above = sum(n for n, c in zip(sizes, cos.tolist()) if c > threshold)
+            assert above < alpha * total  # ... and a higher threshold would not
+            knapsack = gradient_mask(a, b, alpha, "knapsack")
+            assert sum(n for n, k in zip(sizes, knapsack) if k) <= alpha * total or sum(knapsack) == 1
+            lowest_kept = min(c for c, k in zip(cos.tolist(), knapsack) if k)
+            not_threshold_sets += knapsack != [c >= lowest_kept for c in cos.tolist()]
+    assert not_threshold_sets > 0  # the old rule fails the threshold-set assertion above on these cases
+    with pytest.raises(ValueError, match="rule must be"):
+        gradient_mask(a, b, 0.5, "topk")
+
+
+def test_visual_drift_reduction_and_weight():
+    z_phi, z_theta = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+    assert float(visual_drift(z_phi, z_theta)) == 1.0
+    assert float(visual_drift(z_phi, z_theta, "sum")) == 24.0  # Eq. 6's L1 norm as written
+    assert float(visual_drift(z_phi, z_theta, "mean", 0.5)) == 0.5
+    low = visual_drift(z_phi.bfloat16(), (z_theta * 1.001).bfloat16())
+    assert low.dtype == torch.float32
+    with pytest.raises(ValueError, match="reduction must be"):
+        visual_drift(z_phi, z_theta, "max")
 
 
 def test_gradient_mask_rejects_alpha_outside_unit_interval():

@@ -179,14 +179,18 @@ def test_mdgd_phi_stays_frozen_while_theta_moves():
     assert rows[-1]["lv"] > 0  # theta has drifted from phi
 
 
-def test_mdgd_gm_updates_at_most_alpha_of_the_elements():
+@pytest.mark.parametrize("mask", ["threshold", "knapsack"])
+def test_mdgd_gm_updates_the_masked_tensors_and_logs_the_fraction(mask):
     model, ctx, _, batch, _ = setup()
-    method = make_method("mdgd_gm", MDGDGradientMaskConfig(alpha=0.3))
+    method = make_method("mdgd_gm", MDGDGradientMaskConfig(alpha=0.3, mask=mask))
     method.prepare(model, ctx)
     logs = method.step(model, batch, ctx)
     total = sum(p.numel() for p in method.params)
     updated = sum(p.numel() for p in method.params if p.grad is not None)
-    assert 0 < updated <= 0.3 * total
+    if mask == "threshold":  # Eq. 11: the best tensors up to the one that fills alpha
+        assert 0.3 * total <= updated < total
+    else:
+        assert 0 < updated <= 0.3 * total
     assert abs(logs["fraction_updated"] - updated / total) < 1e-9
     assert method.trainable_count() == updated
 

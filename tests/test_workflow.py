@@ -47,7 +47,8 @@ def test_cell_metrics_hold_scores_and_effective_ranks(smoke_run):
     log = pd.read_csv(
         smoke_run / SMOKE_RESULTS / f"cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd_gm_0.5/seed0/train_log.csv"
     )
-    assert (log["fraction_updated"] <= 0.5).all() and (log["fraction_updated"] > 0).all()
+    # Eq. 11's threshold set holds at least alpha (the tensor that reaches it overshoots)
+    assert (log["fraction_updated"] >= 0.5).all() and (log["fraction_updated"] <= 1).all()
 
 
 def test_one_mlflow_run_per_cell_with_tags_and_metrics(smoke_run):

@@ -134,7 +134,11 @@ class BackboneConfig:
     hub_id: str | None = option("hub backbone: repository id, e.g. llava-hf/llava-1.5-7b-hf", None)
     revision: str = option("hub backbone: revision (branch, tag or commit) fetched", "main")
     trust_remote_code: bool = option("the checkpoint's modeling code lives in its hub repository", False)
-    dtype: Literal["float32", "bfloat16", "float16"] = option("weights and training precision", "float32")
+    dtype: Literal["float32", "bfloat16"] = option(
+        "weights' precision; bfloat16 trains with fp32 master weights of the tuned tensors "
+        "(training/precision.py)",
+        "float32",
+    )
     gradient_checkpointing: bool = option(
         "recompute activations in the backward pass (a 7B cell on one GPU)", False
     )

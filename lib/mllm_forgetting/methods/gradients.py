@@ -80,26 +80,60 @@ def tensor_cosines(a: Grads, b: Grads) -> torch.Tensor:
     return torch.stack(out)
 
 
-def gradient_mask(g_theta_bar: Grads, g_phi_bar: Grads, alpha: float) -> list[bool]:
+def gradient_mask(g_theta_bar: Grads, g_phi_bar: Grads, alpha: float, rule: str = "threshold") -> list[bool]:
     """Eq. 11 at tensor granularity: keep the tensors whose decoupled gradients agree most.
 
-    Tensors are ranked by the cosine of g_theta_bar and g_phi_bar and kept, best first, while the kept
-    elements stay within the fraction `alpha` of all trainable elements (T_alpha is the cosine of the
-    last kept tensor). The best tensor is always kept, so a step never updates nothing.
+    Tensors are ranked by the cosine of g_theta_bar and g_phi_bar, best first.
+    - "threshold" (Eq. 11 as written): T_alpha is the cosine of the tensor at which the ranked tensors
+      first hold the fraction `alpha` of all trainable elements, and every tensor with cosine >= T_alpha
+      is kept. At tensor granularity the kept fraction is therefore at least alpha (the last tensor
+      overshoots it); the step logs the fraction realised.
+    - "knapsack": tensors are kept best first while the kept elements stay within alpha, skipping one
+      that would overflow for a smaller, less aligned one that fits: the fraction never exceeds alpha,
+      but the kept set is not a threshold set of the cosine.
+    The best tensor is always kept, so a step never updates nothing.
     """
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
     cos = tensor_cosines(g_theta_bar, g_phi_bar)
     sizes = [x.numel() for x in g_theta_bar]
     budget = alpha * sum(sizes)
+    order = torch.argsort(cos, descending=True, stable=True).tolist()
+    if rule == "threshold":
+        used = 0
+        for i in order:
+            used += sizes[i]
+            if used >= budget:
+                break
+        threshold = cos[i]
+        return [bool(c >= threshold) for c in cos]
+    if rule != "knapsack":
+        raise ValueError(f"rule must be 'threshold' or 'knapsack', got {rule!r}")
     keep = [False] * len(sizes)
     used = 0
-    for i in torch.argsort(cos, descending=True, stable=True).tolist():
+    for i in order:
         if used and used + sizes[i] > budget:
             continue  # too big for what is left; a smaller, less aligned tensor may still fit
         keep[i] = True
         used += sizes[i]
     return keep
+
+
+def visual_drift(z_phi: torch.Tensor, z_theta: torch.Tensor, reduction: str = "mean", weight: float = 1.0):
+    """Eq. 6's visual representation loss L_v = ||z_phi - z_theta||_1 over the image-token states, in
+    fp32 (states of a bf16 forward would round the small early differences away).
+
+    The paper writes an L1 norm, a sum; "mean" divides it by the number of state elements (batch x
+    image tokens x hidden). The scale matters in one place only: h = grad L_v enters Eq. 10's step as
+    h_theta (the projections of Eqs. 7-9 do not depend on h's length), so `reduction` and `weight` set
+    how strongly visual alignment counts against the task gradient.
+    """
+    diff = (z_phi.float() - z_theta.float()).abs()
+    if reduction == "mean":
+        return weight * diff.mean()
+    if reduction == "sum":
+        return weight * diff.sum()
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def masked_update(g_theta: Grads, h_theta: Grads, keep: list[bool]) -> list[torch.Tensor | None]:

@@ -23,6 +23,8 @@ class LoRA(Method):
     def prepare(self, model, ctx):
         from peft import LoraConfig, get_peft_model
 
+        from ..training.precision import to_master_weights
+
         for p in model.parameters():
             p.requires_grad_(False)
         peft_config = LoraConfig(
@@ -34,6 +36,7 @@ class LoRA(Method):
         )
         model = get_peft_model(model, peft_config)
         self.params = [p for p in model.parameters() if p.requires_grad]
+        to_master_weights(self.params)  # peft does so for a bf16 base already; said here, not assumed
         return model
 
     def export(self, model):

@@ -1,13 +1,16 @@
 """mdgd_gm: MDGD with gradient masking (MDGD paper, Eqs. 11-12), the parameter-efficient variant.
 
-Each step keeps the tensors whose decoupled gradients agree most with the pre-trained model's, up to
-the fraction alpha of trainable elements, and updates only those with g_theta + h_theta. Tensors left
+Each step keeps the tensors whose decoupled gradients agree most with the pre-trained model's: those
+whose cosine reaches the threshold T_alpha at which the best tensors first hold the fraction alpha of
+the trainable elements (Eq. 11; `mask: knapsack` instead stays within alpha), and updates only those
+with g_theta + h_theta. The fraction realised each step is logged as `fraction_updated`. Tensors left
 out get no gradient, so AdamW neither moves them nor touches their state that step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..config.typed import option
 from .base import register
@@ -23,6 +26,12 @@ class MDGDGradientMaskConfig(MDGDConfig):
         0.1,
         exclusive_min=0,
         max=1,
+    )
+    mask: Literal["threshold", "knapsack"] = option(
+        "threshold: every tensor whose cosine reaches T_alpha, the cosine at which the best tensors first "
+        "hold alpha (Eq. 11; the realised fraction may exceed alpha); knapsack: best first within alpha, "
+        "skipping tensors that overflow (never more than alpha, not a threshold set)",
+        "threshold",
     )
 
 
@@ -41,7 +50,7 @@ class MDGDGradientMask(MDGD):
         scope = self.config.scope
         loss, lv, g_theta, h_theta, g_phi, h_phi = self.gradients(model, batch, ctx)
         g_theta_bar, g_phi_bar = decouple(g_theta, h_theta, scope), decouple(g_phi, h_phi, scope)
-        keep = gradient_mask(g_theta_bar, g_phi_bar, self.config.alpha)
+        keep = gradient_mask(g_theta_bar, g_phi_bar, self.config.alpha, self.config.mask)
         for p, u in zip(self.params, masked_update(g_theta, h_theta, keep)):
             p.grad = u
         sizes = torch.tensor([p.numel() for p in self.params], dtype=torch.float64)

@@ -43,11 +43,15 @@ def module_at(model: nn.Module, path: str, key: str) -> nn.Module:
 
 
 def select_trainable(model: nn.Module, names: list[str]) -> list[nn.Parameter]:
-    """Freeze everything except `names`; return those parameters in model order."""
+    """Freeze everything except `names`; return those parameters in model order, in fp32 whatever the
+    model's dtype (master weights of a bf16 backbone: training/precision.py)."""
+    from ..training.precision import to_master_weights
+
     wanted = set(names)
     params = []
     for name, param in model.named_parameters():
         param.requires_grad_(name in wanted)
         if name in wanted:
             params.append(param)
+    to_master_weights(params)
     return params

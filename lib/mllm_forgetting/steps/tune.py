@@ -13,6 +13,7 @@ from ..spec import TrainSpec, to_plain
 from ..tracking import CellTracker, data_version, dataset_inputs
 from ..training.checkpoint import Checkpointer
 from ..training.loop import train
+from ..training.precision import autocast_forward, to_model_dtype
 from .common import EVALUATION_OUTPUTS, UNTUNED, encode_task, load_model, save_log, setup_torch, tune_context
 
 
@@ -44,7 +45,8 @@ def tune_cell(
         torch.manual_seed(cell.seed)  # adapters (LoRA) are initialised here: same seed, same cell
         if spec.backbone.gradient_checkpointing:  # activations recomputed: a 7B cell fits one GPU
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        model = method.prepare(model, ctx)
+        model = method.prepare(model, ctx)  # its tuned tensors in fp32 (master weights)
+        model = autocast_forward(model, spec.backbone.dtype, device)  # a bf16 backbone computes in bf16
         checkpointer = Checkpointer(
             out / "checkpoints",
             checkpoint_every,
@@ -98,6 +100,7 @@ def tune_cell(
                 on_log=tracker.log_step if tracker else None,
                 replay_log=resumed_run is None or tracker.run_id != resumed_run,
             )
+            to_model_dtype(method.params, spec.backbone.dtype)
             method.export(model).save_pretrained(model_dir)
             processor.save_pretrained(model_dir)
         else:
