@@ -8,10 +8,17 @@ import pandas as pd
 import pytest
 from mllm_forgetting.config.typed import as_plain
 from mllm_forgetting.methods import METHODS
-from mllm_forgetting.metrics import h_score
 from mllm_forgetting.reporting import FIGURES
 from mllm_forgetting.reporting.aggregate import aggregate
-from mllm_forgetting.reporting.tables import build_table, format_params
+from mllm_forgetting.reporting.tables import (
+    AVG,
+    FORGETTING_POINTS,
+    FORGETTING_RELATIVE,
+    H_AVG_TARGET,
+    H_PRETRAINED_AVG,
+    build_table,
+    format_params,
+)
 
 TASKS = ["vqa", "pope", "caption"]
 KINDS = {"vqa": "open", "pope": "yes_no", "caption": "caption"}
@@ -20,7 +27,8 @@ SPECS = [
     ("zero_shot", "zero_shot", "Zero-shot", 0, None, {"vqa": 60.0, "pope": 80.0, "caption": 10.0}),
     ("finetune", "finetune", "Fine-tune", 0, 1_200_000, {"vqa": 40.0, "pope": 70.0, "caption": 50.0}),
     ("finetune", "finetune", "Fine-tune", 1, 1_200_000, {"vqa": 50.0, "pope": 60.0, "caption": 40.0}),
-    ("mdgd", "mdgd", "MDGD", 0, 1_200_000, {"vqa": 58.0, "pope": 79.0, "caption": 45.0}),
+    # CIDEr x 100 above 100, as templated captions give: capped at 100 in Avg, H and forgetting
+    ("mdgd", "mdgd", "MDGD", 0, 1_200_000, {"vqa": 58.0, "pope": 79.0, "caption": 145.0}),
     ("mdgd_gm_0.1", "mdgd_gm", "MDGD-GM (α=0.1)", 0, 35_000, {"vqa": 59.0, "pope": 78.0, "caption": 30.0}),
     ("mdgd_gm_0.5", "mdgd_gm", "MDGD-GM (α=0.5)", 0, 120_000, {"vqa": 55.0, "pope": 75.0, "caption": 40.0}),
 ]
@@ -93,25 +101,71 @@ def cell_dirs(tmp_path):
     return [_write_cell(tmp_path / "cells", *s, rng) for s in SPECS]
 
 
-def test_table_means_stds_avg_hscore(cell_dirs, tmp_path):
+def _harmonic(a, b):
+    return 2 * a * b / (a + b)
+
+
+def test_table_means_stds_avg_h_scores_and_forgetting(cell_dirs, tmp_path):
     written = aggregate(cell_dirs, tmp_path / "tables", tmp_path / "figures", "tiny-llava", "caption")
     df = pd.read_csv(tmp_path / "tables" / "tiny-llava_caption.csv")
     assert list(df["label"]) == ["Zero-shot", "Fine-tune", "MDGD", "MDGD-GM (α=0.1)", "MDGD-GM (α=0.5)"]
     ft = df.set_index("method").loc["finetune"]
     assert ft["vqa"] == pytest.approx(45.0) and ft["vqa_std"] == pytest.approx(math.sqrt(50))
     assert ft["caption"] == pytest.approx(45.0)
-    assert ft["Avg"] == pytest.approx((45 + 65 + 45) / 3)  # target included in Avg
-    assert ft["Hscore"] == pytest.approx(h_score((45 + 65 + 45) / 3, 45.0))
-    assert ft["Forgetting"] == pytest.approx((60 + 80) / 2 - (45 + 65) / 2)
+    avg, pretrained, zs_pretrained = (45 + 65 + 45) / 3, (45 + 65) / 2, (60 + 80) / 2
+    assert ft[AVG] == pytest.approx(avg)  # target included in Avg
+    assert ft[H_AVG_TARGET] == pytest.approx(_harmonic(avg, 45.0))
+    assert ft[H_PRETRAINED_AVG] == pytest.approx(_harmonic(pretrained, avg))  # the row's own pre-trained mean
+    assert ft[FORGETTING_POINTS] == pytest.approx(zs_pretrained - pretrained)
+    assert ft[FORGETTING_RELATIVE] == pytest.approx(100 * (zs_pretrained - pretrained) / zs_pretrained)
     assert ft["POPE F1"] == pytest.approx(64.0)
     assert ft["n_seeds"] == 2
     zs = df.set_index("method").loc["zero_shot"]
-    assert zs["Forgetting"] == pytest.approx(0.0) and math.isnan(zs["#Params"])
+    assert zs[FORGETTING_POINTS] == pytest.approx(0.0) and zs[FORGETTING_RELATIVE] == pytest.approx(0.0)
+    assert math.isnan(zs["#Params"])
     md = (tmp_path / "tables" / "tiny-llava_caption.md").read_text()
     assert "45.00 ± 7.07" in md and "1.2M" in md and "35K" in md and "Seeds: 0, 1" in md
+    header = (
+        "| Avg | H (Avg, target) | H (pre-trained, Avg) | Forgetting (points) | Forgetting (relative %) |"
+    )
+    assert header in md
+    assert "the paper's Table 1" in md and "the paper's Table 2" in md and "count at most 100" in md
     for name in FIGURES:
         png = tmp_path / "figures" / f"tiny-llava_caption_{name}.png"
         assert png in written and png.stat().st_size > 5000
+
+
+def test_caption_scores_above_100_count_as_100_in_avg_h_and_forgetting(cell_dirs, tmp_path):
+    aggregate(cell_dirs, tmp_path / "tables", tmp_path / "figures", "tiny-llava", "caption")
+    mdgd = pd.read_csv(tmp_path / "tables" / "tiny-llava_caption.csv").set_index("method").loc["mdgd"]
+    assert mdgd["caption"] == pytest.approx(145.0)  # its own column is the uncapped CIDEr x 100
+    avg = (58 + 79 + 100) / 3
+    assert mdgd[AVG] == pytest.approx(avg)
+    assert mdgd[H_AVG_TARGET] == pytest.approx(_harmonic(avg, 100.0))
+    assert mdgd[H_PRETRAINED_AVG] == pytest.approx(_harmonic((58 + 79) / 2, avg))
+
+
+def test_two_seeds_h_scores_come_from_the_means_and_caption_caps_per_seed():
+    def cell(seed, caption):
+        return {
+            "method": "finetune",
+            "seed": seed,
+            "task_order": ["a", "cap"],
+            "tasks": {
+                "a": {"role": "pretrain", "kind": "open", "score": 50.0 + 10 * seed},
+                "cap": {"role": "target", "kind": "caption", "score": caption},
+            },
+        }
+
+    row = build_table([cell(0, 300.0), cell(1, 40.0)]).iloc[0]
+    # the cap applies to each seed's score before the mean: (100 + 40) / 2, not min((300 + 40) / 2, 100)
+    avg = ((50 + 100) / 2 + (60 + 40) / 2) / 2
+    assert row[AVG] == pytest.approx(avg)
+    assert row[H_AVG_TARGET] == pytest.approx(_harmonic(avg, 70.0))
+    assert row[H_PRETRAINED_AVG] == pytest.approx(_harmonic(55.0, avg))
+    assert row["cap"] == pytest.approx(170.0)
+    # no zero-shot row: forgetting has no reference
+    assert math.isnan(row[FORGETTING_POINTS]) and math.isnan(row[FORGETTING_RELATIVE])
 
 
 def test_figures_cope_with_missing_methods(cell_dirs, tmp_path):
@@ -138,7 +192,9 @@ def test_build_table_single_seed_std_is_nan_and_params_format():
     ]
     df = build_table(cells)
     assert math.isnan(df.loc[0, "a_std"])
-    assert df.loc[0, "Hscore"] == pytest.approx(h_score(35.335, 5.44))
+    assert df.loc[0, H_AVG_TARGET] == pytest.approx(_harmonic(35.335, 5.44))
+    assert df.loc[0, H_PRETRAINED_AVG] == pytest.approx(_harmonic(65.23, 35.335))
+    assert "at most 100" not in df.attrs["caption"]  # no caption task, nothing capped
     assert [format_params(x) for x in (1.2e9, 517e6, 35e3, 52_000_000, 999)] == [
         "1.2B",
         "517M",

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import REPO, SMOKE, SMOKE_RESULTS, copy_workflow, snakemake
 from mllm_forgetting.reporting import FIGURES
+from mllm_forgetting.reporting.tables import SUMMARY_COLUMNS
 
 pytestmark = pytest.mark.slow
 BACKBONES, TARGETS, METHODS = list(SMOKE["backbones"]), SMOKE["targets"], list(SMOKE["methods"])
@@ -23,7 +24,7 @@ def test_every_table_and_figure_is_produced(smoke_run):
         for target in TARGETS:
             table = pd.read_csv(smoke_run / SMOKE_RESULTS / f"tables/{backbone}_{target}.csv")
             assert len(table) == len(METHODS)
-            assert {"Avg", "Hscore", target} <= set(table.columns)
+            assert {*SUMMARY_COLUMNS, target} <= set(table.columns)
             for figure in FIGURES:
                 png = smoke_run / SMOKE_RESULTS / f"figures/{backbone}_{target}_{figure}.png"
                 assert png.stat().st_size > 5000, png

@@ -7,7 +7,15 @@ returns {"score": <0-100 number shown in tables>, **detailed metrics (0-1)}.
 from .answers import exact_match, normalize_answer, option_accuracy, yes_no_scores
 from .captioning import cider
 from .rank import effective_rank, erank_from_spectrum
-from .summary import forgetting, h_score, row_average
+from .summary import (
+    forgetting_points,
+    forgetting_relative,
+    h_avg_target,
+    h_pretrained_avg,
+    pretrained_mean,
+    row_average,
+    score_for_averages,
+)
 from .vqa import normalize_vqa_answer, pathvqa_scores, vqa_accuracy, vqa_soft_accuracy
 
 # task kind -> what its score is, as table captions name it
@@ -68,9 +76,13 @@ __all__ = [
     "cider",
     "effective_rank",
     "erank_from_spectrum",
-    "h_score",
+    "h_avg_target",
+    "h_pretrained_avg",
     "row_average",
-    "forgetting",
+    "pretrained_mean",
+    "score_for_averages",
+    "forgetting_points",
+    "forgetting_relative",
     "normalize_vqa_answer",
     "vqa_soft_accuracy",
     "vqa_accuracy",

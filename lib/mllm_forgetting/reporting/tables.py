@@ -1,17 +1,20 @@
 """Paper-style results table (Tables 1-2) for one (backbone, target) pair.
 
 One row per method (zero-shot first), one column per task (pre-trained tasks,
-then the target), then Avg, Hscore, Forgetting, POPE-style F1 and #Params.
-Several seeds -> mean in `<col>` and sample std (ddof=1) in `<col>_std`; the
-CSV keeps raw floats, only the Markdown is formatted.
+then the target), then Avg, both H-scores, forgetting in points and in relative %,
+POPE-style F1 and #Params. Several seeds -> mean in `<col>` and sample std (ddof=1)
+in `<col>_std`; the CSV keeps raw floats, only the Markdown is formatted.
 
-Definitions (match the paper's Table 2, see metrics.summary.h_score):
-  Avg        = mean over ALL tasks of the row, target included.
-  Hscore     = h_score(Avg, target) computed from the row's MEAN Avg and MEAN
-               target, so every printed row is self-consistent; Hscore_std is
-               the spread of per-seed H-scores.
-  Forgetting = mean pre-trained score of zero-shot minus this row's
-               (positive = forgot); Forgetting_std is over this row's seeds.
+Definitions (metrics.summary; each checked against the paper by tests/test_paper_arithmetic.py):
+  Avg                     = mean over ALL tasks of the row, target included (Tables 1 and 2).
+  H (Avg, target)         = harmonic mean of Avg and the target score (the paper's Table 2).
+  H (pre-trained, Avg)    = harmonic mean of the row's own pre-trained-task mean and Avg (Table 1).
+  Forgetting (points)     = zero-shot's pre-trained-task mean minus this row's (positive = forgot).
+  Forgetting (relative %) = the same as a % of zero-shot's mean (how the paper's Section 6.1 quotes it).
+Caption scores (CIDEr x 100) enter Avg, the H-scores and forgetting capped at 100
+(metrics.summary.score_for_averages); their own column shows them uncapped.
+Both H-scores of a row come from its MEAN Avg, pre-trained mean and target, so every
+printed row is self-consistent; their _std is the spread of the per-seed H-scores.
 """
 
 import math
@@ -19,10 +22,18 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..metrics import METRIC_NAMES
-from ..metrics.summary import forgetting, h_score, row_average
+from ..metrics import METRIC_NAMES, summary
 
 ZERO_SHOT = "zero_shot"
+AVG = "Avg"
+H_AVG_TARGET = "H (Avg, target)"
+H_PRETRAINED_AVG = "H (pre-trained, Avg)"
+FORGETTING_POINTS = "Forgetting (points)"
+FORGETTING_RELATIVE = "Forgetting (relative %)"
+# the row summaries after the task columns, in table order
+SUMMARY_COLUMNS = (AVG, H_AVG_TARGET, H_PRETRAINED_AVG, FORGETTING_POINTS, FORGETTING_RELATIVE)
+# per-seed inputs of the H-scores, recomputed from their means; not table columns
+_PRETRAINED, _TARGET_AVERAGED = "_pretrained", "_target_averaged"
 
 
 def is_zero_shot(cell: dict) -> bool:
@@ -57,16 +68,26 @@ def format_params(n) -> str:
     return f"{n:.0f}"
 
 
-def _seed_row(cell: dict, pre: list, target: str, zs_pre_mean: float) -> dict:
+def _averaged(cell: dict, tasks: list) -> dict:
+    """{task: score as it enters Avg, H and forgetting}: captions capped (summary.score_for_averages)."""
+    return {k: summary.score_for_averages(cell["tasks"][k]["kind"], cell["tasks"][k]["score"]) for k in tasks}
+
+
+def _seed_row(cell: dict, pre: list, target: str, zs_pretrained: float) -> dict:
     """All numeric columns for one seed of one method."""
     t = cell["tasks"]
-    scores = {k: float(t[k]["score"]) for k in pre + [target]}
-    avg = row_average(scores)
-    row = dict(scores, Avg=avg, Hscore=h_score(avg, scores[target]))
-    row["Forgetting"] = forgetting(zs_pre_mean, float(np.mean([scores[k] for k in pre])))
+    averaged = _averaged(cell, pre + [target])
+    avg, pretrained = summary.row_average(averaged), summary.pretrained_mean(averaged, target)
+    row = {k: float(t[k]["score"]) for k in pre + [target]}
+    row[AVG] = avg
+    row[H_AVG_TARGET] = summary.h_avg_target(avg, averaged[target])
+    row[H_PRETRAINED_AVG] = summary.h_pretrained_avg(pretrained, avg)
+    row[FORGETTING_POINTS] = summary.forgetting_points(zs_pretrained, pretrained)
+    row[FORGETTING_RELATIVE] = summary.forgetting_relative(zs_pretrained, pretrained)
     for k in pre + [target]:
         if t[k].get("kind") == "yes_no" and "f1" in t[k].get("metrics", {}):
             row[f"{k.upper()} F1"] = 100.0 * float(t[k]["metrics"]["f1"])
+    row[_PRETRAINED], row[_TARGET_AVERAGED] = pretrained, averaged[target]
     return row
 
 
@@ -75,21 +96,22 @@ def build_table(cells: list, order: list | None = None) -> pd.DataFrame:
     pre, target = task_columns(cells)
     zs = [c for c in cells if is_zero_shot(c)]
     # forgetting is relative to zero-shot; without a zero-shot cell it is undefined (NaN)
-    zs_pre_mean = float(np.mean([[c["tasks"][k]["score"] for k in pre] for c in zs])) if zs else math.nan
+    zs_pretrained = float(np.mean([list(_averaged(c, pre).values()) for c in zs])) if zs else math.nan
     rows = []
     for m in method_order(cells, order):
         group = sorted((c for c in cells if c["method"] == m), key=lambda c: c.get("seed", 0))
-        per_seed = pd.DataFrame([_seed_row(c, pre, target, zs_pre_mean) for c in group])
+        per_seed = pd.DataFrame([_seed_row(c, pre, target, zs_pretrained) for c in group])
         mean, std = per_seed.mean(), per_seed.std(ddof=1)
-        # keep Hscore consistent with the printed Avg and target (see module docstring)
-        mean["Hscore"] = h_score(mean["Avg"], mean[target])
+        # keep the H-scores consistent with the printed means (see module docstring)
+        mean[H_AVG_TARGET] = summary.h_avg_target(mean[AVG], mean[_TARGET_AVERAGED])
+        mean[H_PRETRAINED_AVG] = summary.h_pretrained_avg(mean[_PRETRAINED], mean[AVG])
         row = {
             "method": m,
             "label": group[0].get("label", m),
             "n_seeds": len(group),
             "seeds": " ".join(str(c.get("seed", "")) for c in group),
         }
-        for col in per_seed.columns:
+        for col in per_seed.columns.drop([_PRETRAINED, _TARGET_AVERAGED]):
             row[col], row[f"{col}_std"] = float(mean[col]), float(std[col])
         p = group[0].get("trainable_params")
         row["#Params"] = float(p) if p is not None else math.nan
@@ -128,16 +150,27 @@ def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
 
 
 def caption_line(cells: list) -> str:
-    """One-line caption: backbone, target, metric per task, seeds."""
+    """One-line caption: backbone, target, metric per task, the columns' conventions, seeds."""
     c = cells[0]
     pre, target = task_columns(cells)
     per_task = ", ".join(f"{t}: {METRIC_NAMES[c['tasks'][t]['kind']]}" for t in pre + [target])
+    captions = [t for t in pre + [target] if c["tasks"][t]["kind"] == "caption"]
+    cap = (
+        f"Caption scores ({', '.join(captions)}: CIDEr×100) count at most 100 in Avg, the H-scores and "
+        "forgetting (their columns are uncapped). "
+        if captions
+        else ""
+    )
     seeds = sorted({str(x.get("seed")) for x in cells})
     return (
         f"Backbone `{c.get('backbone')}`, target `{target}`. Metrics — {per_task}. "
-        f"Avg = mean over all tasks incl. target; Hscore = harmonic mean of Avg and target; "
-        f"Forgetting = zero-shot minus method mean pre-trained score. "
-        f"Seeds: {', '.join(seeds)} (mean ± sample std where >1 seed)."
+        f"{AVG} = mean over all tasks incl. target; "
+        f"{H_AVG_TARGET} = harmonic mean of Avg and the target score (the paper's Table 2); "
+        f"{H_PRETRAINED_AVG} = harmonic mean of the row's own pre-trained-task mean and Avg "
+        "(the paper's Table 1); "
+        f"{FORGETTING_POINTS} = zero-shot's pre-trained-task mean minus the row's; "
+        f"{FORGETTING_RELATIVE} = that drop as a % of zero-shot's mean (as the paper's text quotes drops). "
+        f"{cap}Seeds: {', '.join(seeds)} (mean ± sample std where >1 seed)."
     )
 
 
