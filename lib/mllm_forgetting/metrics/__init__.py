@@ -4,7 +4,7 @@
 returns {"score": <0-100 number shown in tables>, **detailed metrics (0-1)}.
 """
 
-from .answers import exact_match, normalize_answer, option_accuracy, yes_no_scores
+from .answers import exact_match, normalize_answer, option_accuracy, pope_answer, yes_no_scores
 from .captioning import cider
 from .rank import effective_rank, erank_from_spectrum
 from .summary import forgetting, h_score, row_average
@@ -14,7 +14,7 @@ from .vqa import normalize_vqa_answer, pathvqa_scores, vqa_accuracy, vqa_soft_ac
 METRIC_NAMES = {
     "open": "exact-match accuracy %",
     "multiple_choice": "option accuracy %",
-    "yes_no": "accuracy %",
+    "yes_no": "F1 % ('yes' = positive class)",
     "caption": "CIDEr×100",
     "vqa": "VQA soft accuracy %",
     "pathvqa": "accuracy % (yes/no questions by their yes/no word, open ones by exact match)",
@@ -27,7 +27,8 @@ def score_task(kind: str, predictions: list, references: list, ids: list) -> dic
 
     open -> {"score", "accuracy"}  (exact match against any reference)
     multiple_choice -> {"score", "accuracy"}  (first word = option letter)
-    yes_no -> {"score", "accuracy", "precision", "recall", "f1", "yes_ratio"}; score = accuracy
+    yes_no -> {"score", "accuracy", "precision", "recall", "f1", "yes_ratio"}; score = F1, the POPE number
+        LLaVA-1.5 and the MDGD paper report (answers read as LLaVA's eval_pope.py reads them)
     caption -> {"score", "cider"}; score = CIDEr * 100
     vqa -> {"score", "accuracy"}  (VQAv2 soft accuracy over the human answers)
     pathvqa -> {"score", "accuracy", "yes_no_accuracy", "open_accuracy", "n_yes_no", "n_open"};
@@ -39,8 +40,12 @@ def score_task(kind: str, predictions: list, references: list, ids: list) -> dic
     if kind not in _SCORERS:
         raise ValueError(f"unknown task kind {kind!r}; expected one of {', '.join(KINDS)}")
     out = _SCORERS[kind](predictions, references, [str(i) for i in ids])
-    score = out["cider"] if kind == "caption" else out["accuracy"]
+    score = out[_SCORE_KEY.get(kind, "accuracy")]
     return {"score": 100.0 * score, **out, "n": len(predictions)}
+
+
+# the detailed metric a kind's score is; the others' is "accuracy"
+_SCORE_KEY = {"caption": "cider", "yes_no": "f1"}
 
 
 def _open_accuracy(preds, refs) -> float:
@@ -65,6 +70,7 @@ __all__ = [
     "exact_match",
     "option_accuracy",
     "yes_no_scores",
+    "pope_answer",
     "cider",
     "effective_rank",
     "erank_from_spectrum",
