@@ -10,6 +10,7 @@ import numpy as np
 from ..evaluation.predict import representations
 from ..files import write_json
 from ..metrics import effective_rank
+from ..metrics.captioning import java
 from ..spec import EvaluateSpec
 from ..tracking import CellTracker, dataset_inputs, score_metrics
 from .common import EVALUATION_OUTPUTS, UNTUNED, load_model, load_rows, save_npz, setup_torch
@@ -43,6 +44,10 @@ def evaluate_cell(
     track: bool = True,
 ) -> dict:
     cell, evaluation = spec.cell, spec.evaluation
+    order = [*spec.pretrain_tasks, cell.target]
+    test_rows = {task: load_rows(data_dir, task, "test", evaluation.max_test_examples) for task in order}
+    if any(rows[0]["kind"] == "caption" for rows in test_rows.values()):
+        java()  # CIDEr's tokenizer: a machine without Java stops here, not after generating every answer
     device = setup_torch(threads)
     summary = json.loads(Path(train_json).read_text())
     model, processor = load_tuned(model_dir, pretrained_dir, spec, device)
@@ -53,10 +58,8 @@ def evaluate_cell(
         "variant": evaluation.erank.variant,
     }
     erank = {"centre": evaluation.erank.centre, "variant": evaluation.erank.variant}
-    order = [*spec.pretrain_tasks, cell.target]
     tasks, arrays = {}, {}
-    for task in order:
-        rows = load_rows(data_dir, task, "test", evaluation.max_test_examples)
+    for task, rows in test_rows.items():
         enc, preds, result = score_task_split(
             model,
             processor,
