@@ -14,7 +14,7 @@ from ..metrics.captioning import java
 from ..spec import EvaluateSpec
 from ..tracking import CellTracker, dataset_inputs, score_metrics
 from .common import EVALUATION_OUTPUTS, UNTUNED, load_model, load_rows, save_npz, setup_torch
-from .scoring import score_task_split
+from .scoring import answer_budget, score_task_split
 
 
 def load_tuned(model_dir, pretrained_dir, spec: EvaluateSpec, device):
@@ -60,11 +60,13 @@ def evaluate_cell(
     erank = {"centre": evaluation.erank.centre, "variant": evaluation.erank.variant}
     tasks, arrays = {}, {}
     for task, rows in test_rows.items():
+        budget = getattr(evaluation.max_new_tokens, rows[0]["kind"])
         enc, preds, result = score_task_split(
             model,
             processor,
             rows,
             spec.prompt,
+            max_new_tokens=answer_budget(budget, data_dir, task, processor.tokenizer),
             batch_size=evaluation.batch_size,
             device=device,
             label=f"{cell.name} {task}",
