@@ -114,6 +114,19 @@ def error_of(edit) -> str:
             "evaluation.erank: variant must be one of 'singular', 'covariance'; got 'cov' (a string)",
         ),
         (
+            lambda c: c["evaluation"].update(max_new_tokens={"opne": 3}),
+            "evaluation.max_new_tokens: unknown option 'opne' (did you mean 'open'? valid: open, "
+            "multiple_choice, yes_no, caption, vqa, pathvqa)",
+        ),
+        (
+            lambda c: c["evaluation"].update(max_new_tokens={"caption": 0}),
+            "evaluation.max_new_tokens: caption must be >= 1; got 0",
+        ),
+        (
+            lambda c: c["evaluation"].update(max_new_tokens={"open": "test"}),
+            "evaluation.max_new_tokens: open must be an integer or one of 'train'; got 'test' (a string)",
+        ),
+        (
             lambda c: c["backbones"]["tiny-llava"]["pretrain"].update(
                 stages=[{"tasks": ["caption"], "steps": 1}]
             ),

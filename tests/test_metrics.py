@@ -12,6 +12,7 @@ from mllm_forgetting.metrics import (
     exact_match,
     normalize_answer,
     option_accuracy,
+    pope_answer,
     score_task,
     yes_no_scores,
 )
@@ -104,16 +105,54 @@ def test_option_accuracy():
     assert option_accuracy(preds, refs) == pytest.approx(3 / 5)
 
 
+@pytest.mark.parametrize(
+    "answer, read_as",
+    [
+        ("Yes", "yes"),
+        ("No.", "no"),
+        ("No, there is not.", "no"),
+        ("There is no cat.", "no"),  # any word "no" or "not"
+        ("I do not see one", "no"),
+        ("There is a cat. No other animal.", "yes"),  # only the first sentence counts
+        ("yes, there is", "yes"),
+        ("maybe", "yes"),  # anything without a no-word is a yes, not a miss
+        ("", "yes"),
+        ("a red circle and a blue square", "yes"),  # what a caption-tuned model answers
+        ("nothing", "yes"),  # whole words only
+        ("NO", "yes"),  # eval_pope.py looks for "No", "no" and "not" exactly
+        ("No!", "yes"),  # split on spaces: the word is "No!"
+    ],
+)
+def test_pope_answer_reads_as_eval_pope(answer, read_as):
+    assert pope_answer(answer) == read_as
+
+
 def test_yes_no_scores_hand_case():
     preds = ["Yes", "yes, there is", "no", "No.", "maybe", "yes"]
     refs = ["yes", "no", "yes", "no", "yes", "yes"]
-    # tp=2 (0,5) fp=1 (1) fn=2 (2,4) ; correct: 0,3,5 -> acc 0.5
+    # read as yes, yes, no, no, yes, yes: tp=3 (0,4,5) fp=1 (1) fn=1 (2) tn=1 (3)
     s = yes_no_scores(preds, refs)
-    assert s["accuracy"] == pytest.approx(0.5)
-    assert s["precision"] == pytest.approx(2 / 3)
-    assert s["recall"] == pytest.approx(2 / 4)
-    assert s["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
-    assert s["yes_ratio"] == pytest.approx(3 / 6)
+    assert s["accuracy"] == pytest.approx(4 / 6)
+    assert s["precision"] == pytest.approx(3 / 4)
+    assert s["recall"] == pytest.approx(3 / 4)
+    assert s["f1"] == pytest.approx(3 / 4)
+    assert s["yes_ratio"] == pytest.approx(4 / 6)
+
+
+def test_caption_answers_to_pope_are_yes_not_wrong():
+    # a model that answers every POPE question with a caption says "yes" to all: chance, not 0
+    refs = ["yes", "no"] * 5
+    s = yes_no_scores(["a red circle on the left"] * 10, refs)
+    assert s["accuracy"] == pytest.approx(0.5) and s["yes_ratio"] == 1.0
+    assert s["precision"] == pytest.approx(0.5) and s["recall"] == 1.0
+    assert s["f1"] == pytest.approx(2 / 3)
+
+
+def test_yes_no_scores_without_a_yes_and_with_a_bad_label():
+    s = yes_no_scores(["no", "No."], ["yes", "no"])
+    assert s["precision"] == 0.0 and s["recall"] == 0.0 and s["f1"] == 0.0 and s["accuracy"] == 0.5
+    with pytest.raises(ValueError, match="must be 'yes' or 'no'"):
+        yes_no_scores(["yes"], ["maybe"])
 
 
 # ---- CIDEr and score_task ----
@@ -140,7 +179,8 @@ def test_score_task_kinds():
     assert op["score"] == pytest.approx(50.0) and op["n"] == 2
     mc = score_task("multiple_choice", ["A", "B"], [["A"], ["C"]], ["a", "b"])
     assert mc["score"] == pytest.approx(50.0)
-    yn = score_task("yes_no", ["yes", "no"], [["yes"], ["yes"]], ["a", "b"])
-    assert yn["score"] == pytest.approx(50.0) and "f1" in yn
+    yn = score_task("yes_no", ["yes", "no", "yes"], [["yes"], ["yes"], ["no"]], ["a", "b", "c"])
+    # tp=1 fp=1 fn=1: precision = recall = F1 = 1/2; accuracy 1/3. POPE's score is F1, as LLaVA-1.5's
+    assert yn["score"] == pytest.approx(50.0) and yn["accuracy"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError):
         score_task("bleu", [], [], [])

@@ -118,7 +118,7 @@ def test_table_means_stds_avg_h_scores_and_forgetting(cell_dirs, tmp_path):
     assert ft[H_PRETRAINED_AVG] == pytest.approx(_harmonic(pretrained, avg))  # the row's own pre-trained mean
     assert ft[FORGETTING_POINTS] == pytest.approx(zs_pretrained - pretrained)
     assert ft[FORGETTING_RELATIVE] == pytest.approx(100 * (zs_pretrained - pretrained) / zs_pretrained)
-    assert ft["POPE F1"] == pytest.approx(64.0)
+    assert ft[f"{AVG}_ci"] == pytest.approx(12.706205 * ft[f"{AVG}_std"] / math.sqrt(2), rel=1e-6)  # t(1)
     assert ft["n_seeds"] == 2
     zs = df.set_index("method").loc["zero_shot"]
     assert zs[FORGETTING_POINTS] == pytest.approx(0.0) and zs[FORGETTING_RELATIVE] == pytest.approx(0.0)
@@ -172,7 +172,7 @@ def test_figures_cope_with_missing_methods(cell_dirs, tmp_path):
     # only zero-shot and the NaN-logging fine-tune: no MDGD, no alpha sweep
     keep = [d for d in cell_dirs if d.parent.name in ("zero_shot", "finetune")]
     written = aggregate(keep, tmp_path / "t", tmp_path / "f", "tiny-llava", "caption")
-    assert all(p.exists() for p in written) and len(written) == 2 + len(FIGURES)
+    assert all(p.exists() for p in written) and len(written) == 3 + len(FIGURES)  # table csv, md, comparisons
 
 
 def test_build_table_single_seed_std_is_nan_and_params_format():
@@ -248,3 +248,52 @@ def test_run_profile_without_benchmarks_says_so(tmp_path):
 
     with pytest.raises(ValueError, match="no benchmark files"):
         job_table(tmp_path)
+
+
+def _question_cell(method, mtype, seed, right: dict) -> dict:
+    """A cell whose per-question values say which of 100 questions per task it got right."""
+    tasks = {}
+    for task, kind in (("vqa", "open"), ("gqa", "open"), ("caption", "open")):
+        values = [100.0 if q < right[task] else 0.0 for q in range(100)]
+        tasks[task] = {
+            "role": "target" if task == "caption" else "pretrain",
+            "kind": kind,
+            "score": float(np.mean(values)),
+            "per_question": values,
+            "statistic": "mean",
+        }
+    return {
+        "method": method,
+        "method_type": mtype,
+        "label": method,
+        "seed": seed,
+        "tasks": tasks,
+        "task_order": ["vqa", "gqa", "caption"],
+    }
+
+
+def test_comparisons_to_finetuning_test_forgetting_and_the_target():
+    from mllm_forgetting.reporting.comparisons import compare_to_finetuning
+
+    cells = []
+    for seed in (0, 1, 2):
+        cells.append(_question_cell("zero_shot", "zero_shot", seed, {"vqa": 80, "gqa": 70, "caption": 10}))
+        cells.append(_question_cell("finetune", "finetune", seed, {"vqa": 50, "gqa": 40, "caption": 60}))
+        # forgets 20 points less, learns the target as well
+        cells.append(
+            _question_cell("mdgd", "mdgd", seed, {"vqa": 70 + seed, "gqa": 60 - seed, "caption": 60})
+        )
+    found = compare_to_finetuning(cells, resamples=2000).set_index("quantity")
+    assert found.loc["pre-trained", "difference"] == pytest.approx(20.0)
+    assert found.loc["pre-trained", "p_value"] < 0.01 and found.loc["pre-trained", "ci_low"] > 0
+    assert found.loc["target", "difference"] == pytest.approx(0.0)
+    assert found.loc["target", "p_value"] == 1.0  # never better on the target
+    assert set(found["method"]) == {"mdgd"} and set(found["seeds"]) == {3}
+
+
+def test_no_comparisons_without_per_question_values():
+    from mllm_forgetting.reporting.comparisons import compare_to_finetuning
+
+    cells = [_question_cell(m, m, 0, {"vqa": 50, "gqa": 40, "caption": 60}) for m in ("finetune", "mdgd")]
+    del cells[1]["tasks"]["vqa"]["per_question"]
+    assert compare_to_finetuning(cells).empty

@@ -45,7 +45,7 @@ def test_tasks_are_averaged_and_a_statistic_can_replace_the_mean():
     a = {"x": np.full((2, 4), 80.0), "y": np.full((2, 4), 40.0)}
     b = {"x": np.full((2, 4), 70.0), "y": np.full((2, 4), 30.0)}
     assert paired_bootstrap(a, b, resamples=10)["difference"] == pytest.approx(10.0)
-    halved = paired_bootstrap(a, b, statistics={"y": lambda v: v.mean(axis=1) / 2}, resamples=10)
+    halved = paired_bootstrap(a, b, statistics={"y": lambda v: v.mean(axis=-1) / 2}, resamples=10)
     assert halved["difference"] == pytest.approx((80 + 20 - 70 - 15) / 2)
 
 
@@ -54,3 +54,33 @@ def test_unpaired_inputs_are_refused():
         paired_bootstrap({"t": np.zeros((2, 5))}, {"t": np.zeros((2, 4))})
     with pytest.raises(ValueError, match="tasks differ"):
         paired_bootstrap({"t": np.zeros((2, 5))}, {"u": np.zeros((2, 5))})
+
+
+@pytest.mark.parametrize("kind", ["open", "multiple_choice", "yes_no", "vqa", "pathvqa", "caption"])
+def test_each_questions_values_give_back_the_task_score(kind):
+    """What the bootstrap resamples is the score: the statistic over all questions equals it."""
+    from mllm_forgetting.metrics import score_task
+    from mllm_forgetting.metrics.questions import STATISTICS
+
+    rng = np.random.default_rng(3)
+    words = ["red", "blue", "two", "a", "b", "yes", "no", "liver", "not sure"]
+    captions = ["a red circle on the left", "two blue squares", "a green triangle below a circle"]
+    n = 40
+    if kind == "caption":
+        refs = [[captions[i % 3], captions[(i + 1) % 3]] for i in range(n)]
+        preds = [captions[rng.integers(3)] for _ in range(n)]
+    elif kind == "yes_no":
+        refs = [["yes" if rng.random() < 0.5 else "no"] for _ in range(n)]
+        preds = [str(rng.choice(["yes", "no", "No, it is not", "there is a cat"])) for _ in range(n)]
+    elif kind == "vqa":
+        refs = [[str(rng.choice(words)) for _ in range(10)] for _ in range(n)]
+        preds = [str(rng.choice(words)) for _ in range(n)]
+    else:
+        refs = [[str(rng.choice(words))] for _ in range(n)]
+        preds = [str(rng.choice(words)) for _ in range(n)]
+    result = score_task(kind, preds, refs, list(range(n)))
+    values = np.asarray([result["per_question"]])
+    assert values.shape == (1, n)
+    assert STATISTICS[result["statistic"]](values)[0] == pytest.approx(result["score"], abs=1e-9)
+    assert 0 < result["score"]  # a case with something to get right (CIDEr x 100 may exceed 100)
+    assert len(set(result["per_question"])) > 1  # ... and questions that differ

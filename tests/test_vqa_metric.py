@@ -46,11 +46,32 @@ def test_soft_accuracy_fewer_answers_uses_the_same_leave_one_out():
     assert vqa_soft_accuracy("cat", []) == 0.0
 
 
-def test_soft_accuracy_normalizes_prediction_and_answers():
-    # "Two." -> "2" and "two" -> "2": 4 matches of 10 -> 1.0
-    assert vqa_soft_accuracy("Two.", ["two"] * 4 + ["3"] * 6) == pytest.approx(1.0)
+def test_soft_accuracy_normalizes_the_prediction():
+    # "Two." -> "2" matches 4 humans' "2" of 10 -> 1.0
+    assert vqa_soft_accuracy("Two.", ["2"] * 4 + ["3"] * 6) == pytest.approx(1.0)
     # VizWiz keeps "unanswerable" as an ordinary answer
     assert vqa_soft_accuracy("Unanswerable", ten(3, "unanswerable")) == pytest.approx(0.9)
+
+
+# ---- the human answers as vqaEval.py prepares them (normalizing them all, as before, scores each 1.0) ----
+
+
+@pytest.mark.parametrize(
+    "prediction, answers, expected",
+    [
+        # humans who agree are compared as written: the prediction is normalized, "black-white" is not
+        ("black-white", ["black-white"] * 10, 0.0),
+        ("1000", ["1,000"] * 10, 0.0),
+        # humans who disagree have their punctuation processed, but no number words or articles
+        ("black-white", ["black-white"] * 5 + ["black"] * 5, 1.0),
+        ("two", ["two"] * 4 + ["3"] * 6, 0.0),  # the prediction became "2"; the humans' "two" stayed
+        ("beach", ["the beach"] * 8 + ["beach"] * 2, 0.6),  # 2 of 10 humans wrote just "beach"
+        ("the beach", ["the beach"] * 8 + ["beach"] * 2, 0.6),  # the prediction loses its article
+        ("dog", ["dog!"] * 4 + ["cat"] * 6, 0.0),  # "dog!" -> "dog " (the mark spaced, not stripped)
+    ],
+)
+def test_human_answers_processed_only_as_vqaeval_does(prediction, answers, expected):
+    assert vqa_soft_accuracy(prediction, answers) == pytest.approx(expected)
 
 
 def test_vqa_accuracy_is_the_mean():
@@ -84,11 +105,15 @@ def test_normalize_vqa_answer(raw, expected):
     assert normalize_vqa_answer(raw) == expected
 
 
-def test_thousands_comma_still_matches():
-    # "1,000" and "1000" normalize alike, so both spellings score as a match
+def test_thousands_comma_in_a_prediction_matches():
+    # a prediction is normalized: "1,000" -> "1000" matches the humans' "1000"
     assert vqa_soft_accuracy("1,000", ["1000"] * 10) == pytest.approx(1.0)
-    assert vqa_soft_accuracy("1000", ["1,000"] * 10) == pytest.approx(1.0)
-    assert vqa_soft_accuracy("100", ["1,000"] * 10) == 0.0
+    assert vqa_soft_accuracy("100", ["1000"] * 10) == 0.0
+
+
+def test_at_most_32_periods_are_stripped():
+    # vqaEval.py passes re.UNICODE (32) as re.sub's count: the 33rd period stays
+    assert normalize_vqa_answer("x" + "." * 33) == "x."
 
 
 # ---- PathVQA: yes/no questions by the yes/no word, open ones by exact match ----
@@ -121,7 +146,8 @@ def test_score_task_vqa_kind():
     assert res["accuracy"] == pytest.approx(0.75)
     assert res["score"] == pytest.approx(75.0)
     assert res["n"] == 2
-    assert set(res) == {"score", "accuracy", "n"}
+    assert set(res) == {"score", "accuracy", "n", "per_question", "statistic"}
+    assert res["per_question"] == pytest.approx([60.0, 90.0]) and res["statistic"] == "mean"
 
 
 def test_score_task_pathvqa_kind():

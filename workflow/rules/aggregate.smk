@@ -5,6 +5,7 @@ rule aggregate:
         logs=lambda w: cell_files(w.backbone, w.target, "train_log.csv"),
     output:
         csv=f"{RESULTS}/tables/{{backbone}}_{{target}}.csv",
+        comparisons=f"{RESULTS}/tables/{{backbone}}_{{target}}_comparisons.csv",
         md=report(
             f"{RESULTS}/tables/{{backbone}}_{{target}}.md",
             category="Tables",

@@ -145,6 +145,7 @@ def markdown() -> str:
     from ..prompts import PromptTemplate, TaskPrompt
     from ..training.settings import PretrainConfig, PretrainStage, TrainingConfig, TrainingOverride
     from .settings import (
+        AnswerBudget,
         BackboneConfig,
         DataConfig,
         ErankConfig,
@@ -171,6 +172,7 @@ def markdown() -> str:
         ("training", TrainingConfig),
         ("evaluation", EvaluationConfig),
         ("evaluation.erank", ErankConfig),
+        ("evaluation.max_new_tokens", AnswerBudget),
         ("mlflow", MlflowConfig),
         ("prompts.NAME", PromptTemplate),
         ("prompts.NAME.tasks.KIND", TaskPrompt),

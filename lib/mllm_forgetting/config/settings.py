@@ -93,6 +93,19 @@ class ErankConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnswerBudget:
+    """Greedy decoding's max_new_tokens per task kind, end-of-sequence included: a number of tokens, or
+    `train` = the task's longest train-split answer in the backbone's tokens (never the scored split's)."""
+
+    open: int | Literal["train"] = option("exact-match questions", "train", min=1)
+    multiple_choice: int | Literal["train"] = option("option-letter questions", "train", min=1)
+    yes_no: int | Literal["train"] = option("yes/no questions (POPE)", "train", min=1)
+    caption: int | Literal["train"] = option("captions", "train", min=1)
+    vqa: int | Literal["train"] = option("VQA soft-accuracy questions", "train", min=1)
+    pathvqa: int | Literal["train"] = option("PathVQA questions", "train", min=1)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EvaluationConfig:
     """How a cell is scored: greedy answers on every pre-trained task and the target, and effective ranks."""
 
@@ -104,6 +117,7 @@ class EvaluationConfig:
     max_test_examples: int | None = option(
         "score at most this many test questions per task (null = all)", None, min=1
     )
+    max_new_tokens: AnswerBudget = option("answer length budget per task kind", AnswerBudget())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,6 +311,7 @@ def _check_grid(config: Config) -> None:
                 template.task_prompt(task, data.kind(task))
             except ConfigError as err:
                 raise ConfigError(f"{where}: prompt {backbone.prompt!r}: {err}") from None
+        _check_answer_budget(config, config.pretrain_tasks_of(name) + config.targets_of(name))
         if backbone.built:
             _check_representation_layer(config.evaluation.representation_layer, backbone.size, where)
             stages = backbone.pretrain.resolved_stages(config.pretrain_tasks_of(name))
@@ -306,6 +321,26 @@ def _check_grid(config: Config) -> None:
                     raise ConfigError(
                         f"{where}.pretrain.stages[{i}]: tasks outside the pre-trained tasks: {outside}"
                     )
+
+
+def _check_answer_budget(config: Config, tasks: list[str]) -> None:
+    """A `train` budget reads the task's train split: the hub's evaluation-only datasets have none."""
+    for task in tasks:
+        kind = config.data.kind(task)
+        budget = getattr(config.evaluation.max_new_tokens, kind)
+        if budget == "train" and not _has_train_split(config.data, task):
+            raise ConfigError(
+                f"evaluation.max_new_tokens.{kind} is 'train' but task {task!r} has no train split; "
+                "give a number of tokens"
+            )
+
+
+def _has_train_split(data: DataConfig, task: str) -> bool:
+    if data.source == "generated":
+        return True  # every generated task has data.sizes.train rows
+    from ..data.hub.registry import HUB_DATASETS
+
+    return "train" in HUB_DATASETS[task].splits
 
 
 def _check_representation_layer(layer: int, size, where: str) -> None:

@@ -1,8 +1,9 @@
 """Answer matching for VQA-style tasks: open answers, option letters, yes/no (POPE).
 
 Predictions come from greedy decoding of tiny models, so they are noisy
-("Yes, there is." / "(B) cat"); every scorer first normalizes both sides the
-same way so that formatting never decides correctness.
+("Yes, there is." / "(B) cat"); the open and option scorers first normalize both
+sides the same way so that formatting never decides correctness. POPE answers are
+read as LLaVA's official POPE evaluation reads them (`pope_answer`).
 """
 
 import string
@@ -52,31 +53,51 @@ def option_accuracy(preds, refs) -> float:
 
 
 def parse_yes_no(pred: str) -> str:
-    """'yes', 'no', or 'other' from the first word (POPE's convention: an
-    answer that is neither counts as wrong and as not-'yes')."""
+    """'yes', 'no', or 'other' from the first word (PathVQA's yes/no questions: an answer that is neither
+    counts as wrong)."""
     w = first_option_letter(pred)
     return w if w in ("yes", "no") else "other"
 
 
+def pope_answer(pred: str) -> str:
+    """'yes' or 'no' as LLaVA's llava/eval/eval_pope.py reads a POPE answer (also Model-Tailor's copy, whose
+    setting MDGD follows): keep the text before the first period, delete commas, split on spaces; any word
+    'No', 'no' or 'not' makes it 'no', everything else is 'yes' ("No, there is not." -> no, "There is a
+    cat" -> yes, "NO" -> yes, "" -> yes). Every answer is a yes or a no: none is left out or scored wrong."""
+    words = str(pred).split(".")[0].replace(",", "").split(" ")
+    return "no" if {"No", "no", "not"} & set(words) else "yes"
+
+
 def yes_no_scores(preds, refs) -> dict:
-    """POPE metrics with 'yes' as the positive class: accuracy, precision,
-    recall, f1 and yes_ratio (fraction of predictions answering 'yes')."""
-    refs = [r if isinstance(r, str) else r[0] for r in refs]
-    p = [parse_yes_no(x) for x in preds]
-    t = [parse_yes_no(x) for x in refs]
-    n = len(p)
+    """POPE's metrics as eval_pope.py computes them, 'yes' the positive class: accuracy, precision, recall,
+    f1 and yes_ratio (fraction of predictions read as 'yes'). refs[i] is 'yes' or 'no' (or a list whose
+    first item is). A ratio with nothing to count (no 'yes' predicted, say) is 0.0, where the script
+    divides by zero. LLaVA-1.5 reports F1, the mean over POPE's three categories (score_task uses F1)."""
+    truth = [_yes_no_label(r if isinstance(r, str) else r[0]) for r in refs]
+    said = [pope_answer(p) for p in preds]
+    n = len(said)
     if n == 0:
         return {"accuracy": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0, "yes_ratio": 0.0}
-    tp = sum(a == "yes" and b == "yes" for a, b in zip(p, t, strict=True))
-    fp = sum(a == "yes" and b != "yes" for a, b in zip(p, t))
-    fn = sum(a != "yes" and b == "yes" for a, b in zip(p, t))
+    pairs = list(zip(said, truth, strict=True))
+    tp = pairs.count(("yes", "yes"))
+    fp = pairs.count(("yes", "no"))
+    fn = pairs.count(("no", "yes"))
+    tn = pairs.count(("no", "no"))
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "accuracy": sum(a == b for a, b in zip(p, t)) / n,
+        "accuracy": (tp + tn) / n,
         "precision": precision,
         "recall": recall,
         "f1": f1,
-        "yes_ratio": p.count("yes") / n,
+        "yes_ratio": said.count("yes") / n,
     }
+
+
+def _yes_no_label(ref: str) -> str:
+    # eval_pope.py takes any label but 'no' as yes; a POPE label that is neither is bad data, not a yes
+    label = str(ref).strip().lower()
+    if label not in ("yes", "no"):
+        raise ValueError(f"a yes/no task's reference must be 'yes' or 'no'; got {ref!r}")
+    return label

@@ -20,13 +20,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
+from .questions import mean_statistic
+
 # per-task statistic: (seeds, questions) array of per-question values -> (seeds,) scores
 Statistic = Callable[[np.ndarray], np.ndarray]
-
-
-def mean_statistic(values: np.ndarray) -> np.ndarray:
-    """A task scored as the mean of its per-question values (accuracy, VQA accuracy), in points."""
-    return values.mean(axis=1)
 
 
 def seed_summary(values, level: float = 0.95) -> dict:
@@ -51,40 +48,43 @@ def paired_bootstrap(
     level: float = 0.95,
     seed: int = 0,
 ) -> dict:
-    """Is mean over tasks of A's score greater than B's? a[task], b[task]: (seeds, questions) arrays of
-    per-question values, row k of both from seed k, column j the same question.
+    """Is the mean over tasks of A's score greater than B's? a[task], b[task]: (seeds, questions) arrays
+    of per-question values, row k of both from seed k, column j the same question.
 
     Each resample draws seeds with replacement (the same draw for A and B) and, per task, questions with
     replacement (the same draw for A and B and for every seed), recomputes each task's score with its
-    statistic (default: the mean) and takes the difference of the mean over tasks of A and of B.
-    Returns the observed difference, its percentile interval and the one-sided p-value
-    P(difference <= 0) with the +1 correction (never exactly 0 from a finite number of resamples).
+    statistic (default: the mean; a statistic maps an array's last axis of questions to one score) and
+    takes the difference of the mean over tasks of A and of B. Returns the observed difference, its
+    percentile interval and the one-sided p-value P(difference <= 0) with the +1 correction (never
+    exactly 0 from a finite number of resamples).
     """
     tasks = sorted(a)
     if sorted(b) != tasks:
         raise ValueError(f"tasks differ: {tasks} vs {sorted(b)}")
-    statistics = {t: (statistics or {}).get(t, mean_statistic) for t in tasks}
-    seeds = {a[t].shape[0] for t in tasks} | {b[t].shape[0] for t in tasks}
-    if len(seeds) != 1:
-        raise ValueError(f"every task needs the same number of seeds for A and B; got {sorted(seeds)}")
     for t in tasks:
         if a[t].shape != b[t].shape:
             raise ValueError(f"task {t}: A and B are not paired: shapes {a[t].shape} vs {b[t].shape}")
+    seeds = {a[t].shape[0] for t in tasks}
+    if len(seeds) != 1:
+        raise ValueError(f"every task needs the same seeds; got {sorted(seeds)} seeds")
     n_seeds = seeds.pop()
-
-    def difference(seed_index, question_index) -> float:
-        score_a = np.mean([statistics[t](a[t][seed_index][:, question_index[t]]).mean() for t in tasks])
-        score_b = np.mean([statistics[t](b[t][seed_index][:, question_index[t]]).mean() for t in tasks])
-        return float(score_a - score_b)
-
-    everything = np.arange(n_seeds)
-    observed = difference(everything, {t: np.arange(a[t].shape[1]) for t in tasks})
+    statistic = {t: (statistics or {}).get(t, mean_statistic) for t in tasks}
+    observed = float(
+        np.mean([statistic[t](a[t]).mean() for t in tasks])
+        - np.mean([statistic[t](b[t]).mean() for t in tasks])
+    )
     rng = np.random.default_rng(seed)
-    draws = np.empty(resamples)
-    for r in range(resamples):
-        seed_index = rng.integers(0, n_seeds, n_seeds)
-        question_index = {t: rng.integers(0, a[t].shape[1], a[t].shape[1]) for t in tasks}
-        draws[r] = difference(seed_index, question_index)
+    draws = []
+    for size in _chunks(resamples, 1000):  # (seeds, resamples, questions) arrays: bounded memory
+        seed_draw = rng.integers(0, n_seeds, (size, n_seeds))
+        difference = np.zeros(size)
+        for t in tasks:
+            question_draw = rng.integers(0, a[t].shape[1], (size, a[t].shape[1]))
+            for values, sign in ((a[t], 1.0), (b[t], -1.0)):
+                per_seed = statistic[t](values[:, question_draw])  # (seeds, resamples)
+                difference += sign * np.take_along_axis(per_seed.T, seed_draw, axis=1).mean(axis=1)
+        draws.append(difference / len(tasks))
+    draws = np.concatenate(draws)
     low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
     return {
         "difference": observed,
@@ -93,3 +93,9 @@ def paired_bootstrap(
         "seeds": n_seeds,
         "resamples": resamples,
     }
+
+
+def _chunks(total: int, size: int):
+    while total > 0:
+        yield min(size, total)
+        total -= size

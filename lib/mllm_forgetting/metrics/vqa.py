@@ -1,12 +1,14 @@
 """VQA soft accuracy (VQAv2, VizWiz, TextVQA, OK-VQA, A-OKVQA direct answers) and PathVQA scores.
 
-The answer normalization reproduces the VQA challenge's official evaluation script
-(GT-Vision-Lab/VQA, PythonEvaluationTools/vqaEvaluation/vqaEval.py: processPunctuation +
-processDigitArticle, with its punctuation list, comma/period regexes, number-word map, articles
-and contractions table). One deliberate difference: the official script normalizes only when the
-human answers disagree (it assumes a submission is already normalized); here the prediction and
-every reference are always normalized, as the EvalAI server and LLaVA's TextVQA evaluator do,
-because model outputs are free-form ("Two." must match "2" even when all ten humans wrote "2").
+`vqa_soft_accuracy` follows the VQA challenge's official evaluation script, GT-Vision-Lab/VQA
+PythonEvaluationTools/vqaEvaluation/vqaEval.py as released for VQA v2.0 (commit a4f1afd, 2017; the EvalAI
+challenge copy, Cloud-CV/VQA-Evaluation, processes answers in the same order): the prediction is always
+normalized (processPunctuation, then processDigitArticle), while the human answers are compared as they are
+written when they all agree and, when they disagree, only have their punctuation processed (their number
+words, articles and contractions stay). The human answers are thus expected in the annotations' own
+normalized form ("2", not "two"), as VQAv2's are. Its tables (punctuation list, comma/period regexes,
+number words, articles, contractions) are copied verbatim. A later commit of the script (a013f00, 2021,
+"Fixed processing answers bug") normalizes prediction and answers fully, but only when the answers disagree.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_",
 # written it never blocks, so a period is stripped unless a digit follows it ("3.5" survives).
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
+# the script passes re.UNICODE (= 32) as sub()'s count, so only the first 32 such periods go
+_PERIODS_STRIPPED = int(re.UNICODE)
 
 
 def _process_punctuation(text: str) -> str:
@@ -69,8 +73,7 @@ def _process_punctuation(text: str) -> str:
             out = out.replace(p, "")
         else:
             out = out.replace(p, " ")
-    # the script passes re.UNICODE as `count` (so at most 32 periods); all of them here
-    return _PERIOD_STRIP.sub("", out)
+    return _PERIOD_STRIP.sub("", out, count=_PERIODS_STRIPPED)
 
 
 def _process_digit_article(text: str) -> str:
@@ -80,7 +83,7 @@ def _process_digit_article(text: str) -> str:
 
 
 def normalize_vqa_answer(answer: str) -> str:
-    """The official VQA answer normalization: "Two" -> "2", "dont" -> "don't", "a dog." -> "dog"."""
+    """The official VQA normalization of a prediction: "Two" -> "2", "dont" -> "don't", "a dog." -> "dog"."""
     text = str(answer).replace("\n", " ").replace("\t", " ").strip()
     return _process_digit_article(_process_punctuation(text))
 
@@ -88,16 +91,19 @@ def normalize_vqa_answer(answer: str) -> str:
 def vqa_soft_accuracy(prediction: str, answers) -> float:
     """VQA accuracy of one prediction against the human answers.
 
-    For each human answer, leave it out and score min(#remaining answers equal to the prediction / 3, 1);
-    the result is the mean over the leave-one-out subsets (10 for VQAv2: 0, 1, 2, 3, 4+ matches give
-    0, 0.3, 0.6, 0.9, 1.0). Fewer answers use the same definition over however many there are, so a
-    single reference always scores 0: single-answer data belongs to kind "open", not "vqa".
+    The normalized prediction is compared with each human answer as vqaEval.py prepares them (the module
+    docstring). For each human answer, leave it out and score min(#remaining answers equal to the
+    prediction / 3, 1); the result is the mean over the leave-one-out subsets (10 for VQAv2: 0, 1, 2, 3, 4+
+    matches give 0, 0.3, 0.6, 0.9, 1.0). Fewer answers use the same definition over however many there are,
+    so a single reference always scores 0: single-answer data belongs to kind "open", not "vqa".
     """
     answers = [answers] if isinstance(answers, str) else list(answers)
     if not answers:
         return 0.0
     pred = normalize_vqa_answer(prediction)
-    hits = [normalize_vqa_answer(a) == pred for a in answers]
+    if len(set(answers)) > 1:  # humans who disagree: punctuation processed, nothing else
+        answers = [_process_punctuation(a) for a in answers]
+    hits = [a == pred for a in answers]
     matches = sum(hits)
     return sum(min((matches - hit) / 3, 1.0) for hit in hits) / len(hits)
 

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from . import FIGURES
+from .comparisons import compare_to_finetuning
+from .comparisons import to_markdown as comparisons_markdown
 from .figures import (
     CORE_METHODS,
     alpha_of,
@@ -60,7 +62,7 @@ def _logs_by(cells, key_fn):
 
 
 def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, order=None) -> list:
-    """Write tables_dir/<backbone>_<target>.{csv,md} and
+    """Write tables_dir/<backbone>_<target>.{csv,md}, <backbone>_<target>_comparisons.csv and
     figures_dir/<backbone>_<target>_{erank,top_tokens,tsne,alpha,learning_curves}.png.
     `order`: method names in config order (default: order of cell_dirs). Returns the written paths."""
     cells = [load_cell(d) for d in cell_dirs]
@@ -79,7 +81,14 @@ def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, or
     df = build_table(cells, order)
     csv, md = tables_dir / f"{stem}.csv", tables_dir / f"{stem}.md"
     write_table(df, csv, md, title=f"{backbone} fine-tuned on {target}")
-    written += [csv, md]
+    compared = compare_to_finetuning(cells, order)
+    comparisons_csv = tables_dir / f"{stem}_comparisons.csv"
+    compared.to_csv(comparisons_csv, index=False)
+    if not compared.empty:
+        reference = df.set_index("method").loc[compared["versus"].iloc[0], "label"]
+        with open(md, "a") as f:
+            f.write("\n" + comparisons_markdown(compared, reference))
+    written += [csv, md, comparisons_csv]
 
     fig = {name: figures_dir / f"{stem}_{name}.png" for name in FIGURES}
     plot_effective_rank(cells, fig["erank"])

@@ -1,9 +1,10 @@
 """Paper-style results table (Tables 1-2) for one (backbone, target) pair.
 
 One row per method (zero-shot first), one column per task (pre-trained tasks,
-then the target), then Avg, both H-scores, forgetting in points and in relative %,
-POPE-style F1 and #Params. Several seeds -> mean in `<col>` and sample std (ddof=1)
-in `<col>_std`; the CSV keeps raw floats, only the Markdown is formatted.
+then the target), then Avg, both H-scores, forgetting in points and in relative %
+and #Params (POPE's column is its F1, the score the paper reports). Several seeds -> mean in `<col>`,
+sample std (ddof=1) in `<col>_std` and the half-width of the 95% t-interval of the mean in `<col>_ci`;
+the CSV keeps raw floats, only the Markdown is formatted.
 
 Definitions (metrics.summary; each checked against the paper by tests/test_paper_arithmetic.py):
   Avg                     = mean over ALL tasks of the row, target included (Tables 1 and 2).
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import METRIC_NAMES, summary
+from ..metrics.statistics import seed_summary
 
 ZERO_SHOT = "zero_shot"
 AVG = "Avg"
@@ -84,9 +86,6 @@ def _seed_row(cell: dict, pre: list, target: str, zs_pretrained: float) -> dict:
     row[H_PRETRAINED_AVG] = summary.h_pretrained_avg(pretrained, avg)
     row[FORGETTING_POINTS] = summary.forgetting_points(zs_pretrained, pretrained)
     row[FORGETTING_RELATIVE] = summary.forgetting_relative(zs_pretrained, pretrained)
-    for k in pre + [target]:
-        if t[k].get("kind") == "yes_no" and "f1" in t[k].get("metrics", {}):
-            row[f"{k.upper()} F1"] = 100.0 * float(t[k]["metrics"]["f1"])
     row[_PRETRAINED], row[_TARGET_AVERAGED] = pretrained, averaged[target]
     return row
 
@@ -113,6 +112,7 @@ def build_table(cells: list, order: list | None = None) -> pd.DataFrame:
         }
         for col in per_seed.columns.drop([_PRETRAINED, _TARGET_AVERAGED]):
             row[col], row[f"{col}_std"] = float(mean[col]), float(std[col])
+            row[f"{col}_ci"] = seed_summary(per_seed[col])["ci_half_width"]  # 95% t-interval over seeds
         p = group[0].get("trainable_params")
         row["#Params"] = float(p) if p is not None else math.nan
         rows.append(row)
@@ -124,13 +124,17 @@ def build_table(cells: list, order: list | None = None) -> pd.DataFrame:
 def value_columns(df: pd.DataFrame) -> list:
     """Displayed numeric columns in table order (means only, no *_std, no #Params)."""
     skip = {"method", "label", "n_seeds", "seeds", "#Params"}
-    return [c for c in df.columns if c not in skip and not c.endswith("_std")]
+    return [c for c in df.columns if c not in skip and not c.endswith(("_std", "_ci"))]
 
 
-def _fmt(mean, std) -> str:
+def _fmt(mean, std, ci=None) -> str:
+    """'mean', 'mean ± std' (several seeds) or, with a CI half-width, 'mean ± std [low, high]'."""
     if mean is None or math.isnan(mean):
         return "-"
-    return f"{mean:.2f}" if std is None or math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+    if std is None or math.isnan(std):
+        return f"{mean:.2f}"
+    interval = "" if ci is None or math.isnan(ci) else f" [{mean - ci:.2f}, {mean + ci:.2f}]"
+    return f"{mean:.2f} ± {std:.2f}{interval}"
 
 
 def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
@@ -142,9 +146,10 @@ def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
         lines += [caption, ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for _, r in df.iterrows():
-        cells = (
-            [str(r["label"])] + [_fmt(r[c], r.get(f"{c}_std")) for c in cols] + [format_params(r["#Params"])]
-        )
+        values = [
+            _fmt(r[c], r.get(f"{c}_std"), r.get(f"{c}_ci") if c in SUMMARY_COLUMNS else None) for c in cols
+        ]
+        cells = [str(r["label"])] + values + [format_params(r["#Params"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -170,7 +175,8 @@ def caption_line(cells: list) -> str:
         "(the paper's Table 1); "
         f"{FORGETTING_POINTS} = zero-shot's pre-trained-task mean minus the row's; "
         f"{FORGETTING_RELATIVE} = that drop as a % of zero-shot's mean (as the paper's text quotes drops). "
-        f"{cap}Seeds: {', '.join(seeds)} (mean ± sample std where >1 seed)."
+        f"{cap}Seeds: {', '.join(seeds)} (mean ± sample std where >1 seed; for the summary columns also "
+        "the 95% t-interval of the mean over seeds)."
     )
 
 

@@ -10,10 +10,11 @@ import numpy as np
 from ..evaluation.predict import representations
 from ..files import write_json
 from ..metrics import effective_rank
+from ..metrics.captioning import java
 from ..spec import EvaluateSpec
 from ..tracking import CellTracker, dataset_inputs, score_metrics
 from .common import EVALUATION_OUTPUTS, UNTUNED, load_model, load_rows, save_npz, setup_torch
-from .scoring import score_task_split
+from .scoring import answer_budget, score_task_split
 
 
 def load_tuned(model_dir, pretrained_dir, spec: EvaluateSpec, device):
@@ -43,6 +44,10 @@ def evaluate_cell(
     track: bool = True,
 ) -> dict:
     cell, evaluation = spec.cell, spec.evaluation
+    order = [*spec.pretrain_tasks, cell.target]
+    test_rows = {task: load_rows(data_dir, task, "test", evaluation.max_test_examples) for task in order}
+    if any(rows[0]["kind"] == "caption" for rows in test_rows.values()):
+        java()  # CIDEr's tokenizer: a machine without Java stops here, not after generating every answer
     device = setup_torch(threads)
     summary = json.loads(Path(train_json).read_text())
     model, processor = load_tuned(model_dir, pretrained_dir, spec, device)
@@ -53,15 +58,15 @@ def evaluate_cell(
         "variant": evaluation.erank.variant,
     }
     erank = {"centre": evaluation.erank.centre, "variant": evaluation.erank.variant}
-    order = [*spec.pretrain_tasks, cell.target]
     tasks, arrays = {}, {}
-    for task in order:
-        rows = load_rows(data_dir, task, "test", evaluation.max_test_examples)
+    for task, rows in test_rows.items():
+        budget = getattr(evaluation.max_new_tokens, rows[0]["kind"])
         enc, preds, result = score_task_split(
             model,
             processor,
             rows,
             spec.prompt,
+            max_new_tokens=answer_budget(budget, data_dir, task, processor.tokenizer),
             batch_size=evaluation.batch_size,
             device=device,
             label=f"{cell.name} {task}",
@@ -80,7 +85,12 @@ def evaluate_cell(
             "role": "target" if task == cell.target else "pretrain",
             "kind": result["kind"],
             "score": result["score"],
-            "metrics": {k: v for k, v in result.items() if k not in ("kind", "score")},
+            "metrics": {
+                k: v for k, v in result.items() if k not in ("kind", "score", "per_question", "statistic")
+            },
+            # each question's part in the score (metrics/questions.py), for the paired bootstrap
+            "statistic": result["statistic"],
+            "per_question": [round(v, 6) for v in result["per_question"]],
             "erank_per_image": float(np.mean([effective_rank(v, **erank) for v in visual])),
             "erank_pooled": effective_rank(visual[:, -1], **erank),
             "erank_per_token": [effective_rank(visual[:, m], **erank) for m in range(visual.shape[1])],

@@ -9,8 +9,21 @@ from ..training.batches import encode
 from .common import load_rows
 
 
-def max_answer_tokens(enc) -> int:
-    return max(len(ids) for refs in enc.answer_ids for ids in refs)
+def longest_answer_tokens(rows, tokenizer) -> int:
+    """Tokens of the longest reference answer of `rows` plus the end-of-sequence token, as encode() writes
+    an answer for training."""
+    return 1 + max(
+        len(tokenizer(a, add_special_tokens=False)["input_ids"]) for refs in rows["answers"] for a in refs
+    )
+
+
+def answer_budget(budget: int | str, data_dir, task: str, tokenizer) -> int:
+    """max_new_tokens of a task from its evaluation.max_new_tokens entry: the number, or for `train` the
+    longest answer of its train split. The budget never comes from the split being scored: the length
+    of its answers would tell the model where to stop."""
+    if budget == "train":
+        return longest_answer_tokens(load_rows(data_dir, task, "train"), tokenizer)
+    return int(budget)
 
 
 def score_task_split(
@@ -19,6 +32,7 @@ def score_task_split(
     rows,
     prompt: PromptTemplate,
     *,
+    max_new_tokens: int,
     batch_size: int,
     device,
     label: str,
@@ -31,7 +45,7 @@ def score_task_split(
         processor.tokenizer,
         enc,
         batch_size=batch_size,
-        max_new_tokens=max_answer_tokens(enc),
+        max_new_tokens=max_new_tokens,
         device=device,
         label=label,
     )
@@ -43,11 +57,20 @@ def score_task_split(
 def score_tasks(
     model, processor, data_dir, tasks, prompt: PromptTemplate, *, split, batch_size, device, roles
 ) -> dict:
+    """Each task's `split` scored with the budget of its train split (pre-training's check: a built
+    backbone's tasks all have the train split it was just trained on)."""
     out = {}
     for task in tasks:
         rows = load_rows(data_dir, task, split)
         _, _, result = score_task_split(
-            model, processor, rows, prompt, batch_size=batch_size, device=device, label=task
+            model,
+            processor,
+            rows,
+            prompt,
+            max_new_tokens=answer_budget("train", data_dir, task, processor.tokenizer),
+            batch_size=batch_size,
+            device=device,
+            label=task,
         )
         out[task] = {"role": roles[task], **result}
     return out
