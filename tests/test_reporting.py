@@ -273,7 +273,7 @@ def _question_cell(method, mtype, seed, right: dict) -> dict:
 
 
 def test_comparisons_to_finetuning_test_forgetting_and_the_target():
-    from mllm_forgetting.reporting.comparisons import compare_to_finetuning
+    from mllm_forgetting.reporting.comparisons import compare_methods
 
     cells = []
     for seed in (0, 1, 2):
@@ -283,17 +283,27 @@ def test_comparisons_to_finetuning_test_forgetting_and_the_target():
         cells.append(
             _question_cell("mdgd", "mdgd", seed, {"vqa": 70 + seed, "gqa": 60 - seed, "caption": 60})
         )
-    found = compare_to_finetuning(cells, resamples=2000).set_index("quantity")
+        # MDGD-GM: as MDGD on the pre-trained tasks, 5 points less on the target
+        right = {"vqa": 70 + seed, "gqa": 60 - seed, "caption": 55}
+        cells.append(_question_cell("mdgd_gm_0.1", "mdgd_gm", seed, right))
+    everything = compare_methods(cells, resamples=2000)
+    against_mdgd = everything[everything["versus"] == "mdgd"].set_index("quantity")
+    assert set(against_mdgd["method"]) == {"mdgd_gm_0.1"}
+    assert against_mdgd.loc["pre-trained", "difference"] == pytest.approx(0.0)
+    assert against_mdgd.loc["target", "difference"] == pytest.approx(-5.0)
+    found = everything[(everything["versus"] == "finetune") & (everything["method"] == "mdgd")]
+    found = found.set_index("quantity")
     assert found.loc["pre-trained", "difference"] == pytest.approx(20.0)
     assert found.loc["pre-trained", "p_value"] < 0.01 and found.loc["pre-trained", "ci_low"] > 0
     assert found.loc["target", "difference"] == pytest.approx(0.0)
     assert found.loc["target", "p_value"] == 1.0  # never better on the target
-    assert set(found["method"]) == {"mdgd"} and set(found["seeds"]) == {3}
+    assert set(found["seeds"]) == {3}
+    assert set(everything[everything["versus"] == "finetune"]["method"]) == {"mdgd", "mdgd_gm_0.1"}
 
 
 def test_no_comparisons_without_per_question_values():
-    from mllm_forgetting.reporting.comparisons import compare_to_finetuning
+    from mllm_forgetting.reporting.comparisons import compare_methods
 
     cells = [_question_cell(m, m, 0, {"vqa": 50, "gqa": 40, "caption": 60}) for m in ("finetune", "mdgd")]
     del cells[1]["tasks"]["vqa"]["per_question"]
-    assert compare_to_finetuning(cells).empty
+    assert compare_methods(cells).empty

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import FIGURES
-from .comparisons import compare_to_finetuning
+from .comparisons import compare_methods
 from .comparisons import to_markdown as comparisons_markdown
 from .figures import (
     CORE_METHODS,
@@ -81,13 +81,12 @@ def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, or
     df = build_table(cells, order)
     csv, md = tables_dir / f"{stem}.csv", tables_dir / f"{stem}.md"
     write_table(df, csv, md, title=f"{backbone} fine-tuned on {target}")
-    compared = compare_to_finetuning(cells, order)
+    compared = compare_methods(cells, order)
     comparisons_csv = tables_dir / f"{stem}_comparisons.csv"
     compared.to_csv(comparisons_csv, index=False)
     if not compared.empty:
-        reference = df.set_index("method").loc[compared["versus"].iloc[0], "label"]
         with open(md, "a") as f:
-            f.write("\n" + comparisons_markdown(compared, reference))
+            f.write("\n" + comparisons_markdown(compared, dict(zip(df["method"], df["label"]))))
     written += [csv, md, comparisons_csv]
 
     fig = {name: figures_dir / f"{stem}_{name}.png" for name in FIGURES}
