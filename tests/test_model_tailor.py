@@ -214,3 +214,56 @@ def test_a_missing_fine_tune_model_is_named_before_anything_loads(tmp_path):
             checkpoint_every=0,
             track=False,
         )
+
+
+def test_a_model_tailor_cell_tailors_the_fine_tune_cells_checkpoint(tmp_path):
+    """The train step end to end: the fine-tune cell's checkpoint in the results' cells/, tailored into
+    a checkpoint whose restored entries are phi's and whose #Params is its patch."""
+    from conftest import train_spec_for
+    from mllm_forgetting.data.benchmark import build_benchmark, read_vocabulary
+    from mllm_forgetting.models.loading import load_backbone
+    from mllm_forgetting.models.registry import build_backbone
+    from mllm_forgetting.steps.tune import tune_cell
+
+    build_benchmark(
+        tmp_path / "data", ["vqa", "okvqa"], {"train": 8, "val": 2, "test": 2}, seed=0, progress=False
+    )
+    backbone = CONFIG.backbones["tiny-llava"]
+    words = read_vocabulary(tmp_path / "data") + CONFIG.prompt_of("tiny-llava").words()
+    model, processor = build_backbone(backbone.architecture, backbone.size, words)
+    model.save_pretrained(tmp_path / "phi")
+    processor.save_pretrained(tmp_path / "phi")
+    threads = torch.get_num_threads()  # tune_cell pins them for the cell; later tests keep theirs
+    summaries = {}
+    try:
+        for method in ("finetune", "model_tailor"):
+            spec = train_spec_for(method=method, training={"steps": 3, "batch_size": 4, "lr": 1e-2})
+            summaries[method] = tune_cell(
+                spec,
+                data_dir=str(tmp_path / "data"),
+                pretrained_dir=str(tmp_path / "phi"),
+                out_dir=str(tmp_path / "results/cells" / spec.cell.name),
+                results_dir=str(tmp_path / "results"),
+                threads=1,
+                checkpoint_every=0,
+                track=False,
+            )
+    finally:
+        torch.set_num_threads(threads)
+    summary = summaries["model_tailor"]
+    assert summary["steps"] == 0 and summary["batch_size"] == 4
+    assert (
+        summary["trainable_params"]
+        == summary["tailoring"]["patch"]
+        < summaries["finetune"]["trainable_params"]
+    )
+    cells = tmp_path / "results/cells/tiny-llava/okvqa"
+    phi, tuned, tailored = (
+        dict(load_backbone(path, backbone)[0].named_parameters())
+        for path in (tmp_path / "phi", cells / "finetune/seed0/model", cells / "model_tailor/seed0/model")
+    )
+    for name, entry in summary["tailoring"]["tensors"].items():
+        assert int((tailored[name] != phi[name]).sum()) == entry["kept"]
+        assert not torch.equal(tailored[name], tuned[name])
+    frozen = [n for n in phi if torch.equal(tuned[n], phi[n])]  # the vision tower, the embeddings, ...
+    assert frozen and all(torch.equal(tailored[n], phi[n]) for n in frozen)
