@@ -245,7 +245,7 @@ CONFIG_CASES = {
     "method_type": (
         lambda c: c["methods"]["lora"].update(type="lora2"),
         "methods.lora: unknown method type 'lora2' (did you mean 'lora'? "
-        "valid: zero_shot, finetune, lora, mdgd, mdgd_gm)",
+        "valid: zero_shot, finetune, lora, mdgd, mdgd_gm, model_tailor)",
     ),
     "unknown_key": (
         lambda c: c.update(unknown_key=1),

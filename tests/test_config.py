@@ -60,8 +60,7 @@ def error_of(edit) -> str:
         (
             lambda c: c["methods"]["lora"].update(type="lora2"),
             "methods.lora: unknown method type 'lora2' (did you mean 'lora'? valid: zero_shot, "
-            "finetune, lora, mdgd, "
-            "mdgd_gm)",
+            "finetune, lora, mdgd, mdgd_gm, model_tailor)",
         ),
         (lambda c: c["methods"]["lora"].update(r=0), "methods.lora: r must be >= 1; got 0"),
         (

@@ -26,7 +26,8 @@ def test_mdgd_costs_two_forwards_and_four_backwards():
     assert train_step_flops(TOY, "mdgd", batch=1) == 3 * 184
     assert train_step_flops(TOY, "mdgd", batch=1, checkpointing=False) == 3 * (40 + 4 * 20)
     with pytest.raises(
-        ValueError, match="unknown method type .sgd.; valid: zero_shot, finetune, lora, mdgd, mdgd_gm"
+        ValueError,
+        match="unknown method type .sgd.; valid: zero_shot, finetune, lora, mdgd, mdgd_gm, model_tailor",
     ):
         train_step_flops(TOY, "sgd", batch=1)
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, SMOKE, SMOKE_RESULTS, copy_workflow, snakemake
+from mllm_forgetting.methods import METHODS as METHOD_TYPES
 from mllm_forgetting.reporting import FIGURES
 from mllm_forgetting.reporting.tables import SUMMARY_COLUMNS
 
@@ -151,7 +152,9 @@ def test_step_benchmark_prints_the_ratios_as_a_last_json_line(smoke_run):
         cwd=smoke_run,
     ).stdout
     (summary,) = json.loads(out.strip().splitlines()[-1])
-    trained = [m for m, e in SMOKE["methods"].items() if e["type"] != "zero_shot"] + ["mdgd_sequential"]
+    # every method with a training step (not zero-shot, not Model Tailor, which tailors fine-tune's model)
+    trained = [m for m, e in SMOKE["methods"].items() if METHOD_TYPES[e["type"]].method.trains]
+    trained.append("mdgd_sequential")
     assert summary["backbone"] == "tiny-llava" and summary["reference"] == "finetune"
     assert sorted(k for k in summary if k not in ("backbone", "reference")) == sorted(
         set(trained) - {"finetune"}

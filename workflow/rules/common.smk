@@ -62,6 +62,12 @@ def cell_files(backbone, target, name):
     ]
 
 
+def base_model(w):
+    """The model a post-hoc method's cell tailors (Model Tailor: its fine-tune cell's model/); none otherwise."""
+    base = CONFIG.base_of(cell_of(w))
+    return [] if base is None else f"{RESULTS}/cells/{base.name}/model"
+
+
 def all_models():
     """Every cell's tuned model: a product of the run like the tables (deleting one reruns its cell)."""
     return [path for b, t in CONFIG.grid() for path in cell_files(b, t, "model")]

@@ -1,10 +1,13 @@
 # One tuning cell: the pre-trained backbone tuned on its target with one method (zero-shot: none).
-# model/ is the tuned model (a checkpoint, a peft adapter, or a pointer to phi for zero-shot).
+# model/ is the tuned model (a checkpoint, a peft adapter, or a pointer to phi for zero-shot); Model Tailor
+# starts from the fine-tune cell's model/ instead of training.
 rule train:
     input:
         data=CONFIG.data.dir,
         pretrained=f"{RESULTS}/checkpoints/{{backbone}}",
         tracking=f"{RESULTS}/mlflow.ready",
+        # Model Tailor: the fine-tune cell's model it tailors (found by the step in the results' cells/)
+        base=base_model,
     output:
         summary=f"{CELL}/train.json",
         log_csv=f"{CELL}/train_log.csv",

@@ -232,6 +232,11 @@ class Config:
     def cells(self, backbone: str, target: str) -> list[Cell]:
         return [Cell(backbone, target, m, s) for m in self.methods for s in self.seeds]
 
+    def base_of(self, cell: Cell) -> Cell | None:
+        """The cell whose model a post-hoc method's cell starts from (Model Tailor: its fine-tune cell)."""
+        base = self.methods[cell.method].base_entry()
+        return None if base is None else Cell(cell.backbone, cell.target, base, cell.seed)
+
     def prompt_of(self, backbone: str) -> PromptTemplate:
         return {**PROMPTS, **self.prompts}[self.backbones[backbone].prompt]
 
@@ -246,6 +251,7 @@ def load_config(mapping: dict) -> Config:
 
     config = build(Config, mapping, "")
     methods = {name: _method_config(name, entry, METHODS) for name, entry in config.methods.items()}
+    _check_bases(methods)
     for name in config.backbones:
         if not NAME.fullmatch(name):
             raise ConfigError(f"backbones.{name}: a backbone name must be letters, digits, '_', '.', '-'")
@@ -265,6 +271,27 @@ def _method_config(name: str, entry, registry):
     if method_type not in registry:
         raise ConfigError(f"{where}: {unknown_key(method_type, registry, 'method type')}")
     return build(registry[method_type].config, {k: v for k, v in entry.items() if k != "type"}, where)
+
+
+def _check_bases(methods: dict) -> None:
+    """A post-hoc method's `base` names an entry of a type it can start from."""
+    for name, method in methods.items():
+        base = method.base_entry()
+        if base is None:
+            continue
+        types = " or ".join(method.base_types)
+        valid = [n for n, m in methods.items() if m.method_type in method.base_types]
+        if not valid:
+            raise ConfigError(
+                f"methods.{name}: base: unknown method entry {base!r} (valid: none; add a {types} entry)"
+            )
+        if base not in methods:
+            raise ConfigError(f"methods.{name}: base: {unknown_key(base, valid, 'method entry')}")
+        if base not in valid:
+            raise ConfigError(
+                f"methods.{name}: base {base!r} is a {methods[base].method_type} entry; {method.method_type} "
+                f"starts from a {types} entry's model (valid: {', '.join(valid)})"
+            )
 
 
 def with_typed_size(backbone: BackboneConfig, where: str) -> BackboneConfig:

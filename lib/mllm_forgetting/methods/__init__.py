@@ -7,7 +7,7 @@ from importlib import import_module
 
 from .base import METHODS, Method, MethodConfig, TuneContext, make_method, register
 
-METHOD_MODULES = ("zero_shot", "finetune", "lora", "mdgd", "mdgd_gm")
+METHOD_MODULES = ("zero_shot", "finetune", "lora", "mdgd", "mdgd_gm", "model_tailor")
 
 for _name in METHOD_MODULES:
     import_module(f"{__name__}.{_name}")

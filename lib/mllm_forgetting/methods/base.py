@@ -2,7 +2,8 @@
 
 A method is one module: a config dataclass (its options, documented and checked when the config is
 loaded) and a `Method` subclass registered with `@register("<type>", <Config>)`, which chooses and
-freezes parameters (`prepare`) and sets their gradients for a minibatch (`step`). Method modules import
+freezes parameters (`prepare`) and sets their gradients for a minibatch (`step`); a post-hoc method
+(Model Tailor) instead turns another cell's tuned model into its own (`tailor`). Method modules import
 torch inside their functions: the Snakefile loads every method's config class at each invocation and
 stays torch-free (tests/test_config.py checks it).
 """
@@ -30,6 +31,13 @@ class MethodConfig:
     training: TrainingOverride | None = option(
         "overrides of the shared `training` block for this method", None
     )
+
+    # method types whose cells a post-hoc method may start from (checked when the config is loaded)
+    base_types: ClassVar[tuple[str, ...]] = ()
+
+    def base_entry(self) -> str | None:
+        """The method entry whose cell (same backbone, target, seed) this one starts from; None: phi."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -72,12 +80,15 @@ class TuneContext:
     image_token_id: int
     representation_layer: int  # hidden layer whose image-token states are the visual representation
     lora_target_modules: str | list[str] | None = None
+    connector: str | None = None  # module path of the connector
+    tuned_layers: tuple[str, ...] = ()  # module paths of the tuned LM layers, in forward order
 
 
 class Method:
     """Base: plain gradient descent on the task loss over the context's trainable parameters."""
 
     trains = True
+    post_hoc = False  # True: no training steps; `tailor` turns the base entry's cell's model into this one's
     method_type = ""  # set by @register
     cost: StepCost | None = StepCost()  # None: no training step (zero-shot)
 
@@ -119,6 +130,11 @@ class Method:
     def export(self, model: nn.Module) -> nn.Module:
         """The module to save_pretrained after training."""
         return model
+
+    def tailor(self, model: nn.Module, phi: dict, data, ctx: TuneContext, **calibration) -> dict:
+        """A post-hoc method: change `model` (the base cell's tuned model) in place, given phi's trainable
+        tensors by name and the target's training split `data`; return what it did (for train.json)."""
+        raise NotImplementedError
 
 
 def make_method(method_type: str, config: MethodConfig | None = None) -> Method:

@@ -16,6 +16,12 @@ def trainable_names(model: nn.Module, connector: str, layers: str, last_layers: 
     """Names of parameters under the connector module or the last `last_layers` blocks of `layers`. Both
     paths must name a module of the model exactly: a mistyped connector must not leave only the last
     layers tuned."""
+    prefixes = [path + "." for path in trainable_modules(model, connector, layers, last_layers)]
+    return [n for n, _ in model.named_parameters() if any(n.startswith(p) for p in prefixes)]
+
+
+def trainable_modules(model: nn.Module, connector: str, layers: str, last_layers: int) -> list[str]:
+    """Module paths of the tuned parts in forward order: the connector, then each of the last layers."""
     connector_module = module_at(model, connector, "connector")
     blocks = module_at(model, layers, "layers")
     if not hasattr(blocks, "__len__"):
@@ -24,8 +30,7 @@ def trainable_names(model: nn.Module, connector: str, layers: str, last_layers: 
         raise ValueError(f"trainable_last_layers={last_layers} outside 1..{len(blocks)} for {layers}")
     if not any(True for _ in connector_module.parameters()):
         raise ValueError(f"backbone `connector`: module {connector!r} has no parameters to tune")
-    prefixes = [connector + "."] + [f"{layers}.{i}." for i in range(len(blocks) - last_layers, len(blocks))]
-    return [n for n, _ in model.named_parameters() if any(n.startswith(p) for p in prefixes)]
+    return [connector] + [f"{layers}.{i}" for i in range(len(blocks) - last_layers, len(blocks))]
 
 
 def module_at(model: nn.Module, path: str, key: str) -> nn.Module:

@@ -11,7 +11,7 @@ from ..data.benchmark import load_split
 from ..files import atomic_output
 from ..methods.base import TuneContext
 from ..models.loading import load_backbone
-from ..models.parts import trainable_names
+from ..models.parts import trainable_modules, trainable_names
 from ..prompts import PromptTemplate
 from ..training.batches import Encoded, encode
 
@@ -61,13 +61,15 @@ def encode_task(
 
 
 def tune_context(model, backbone: BackboneConfig, representation_layer: int) -> TuneContext:
+    scope = (model, backbone.connector, backbone.layers, backbone.trainable_last_layers)
+    connector, *layers = trainable_modules(*scope)
     return TuneContext(
-        trainable_names=trainable_names(
-            model, backbone.connector, backbone.layers, backbone.trainable_last_layers
-        ),
+        trainable_names=trainable_names(*scope),
         image_token_id=model.config.image_token_id,
         representation_layer=representation_layer,
         lora_target_modules=backbone.lora_target_modules,
+        connector=connector,
+        tuned_layers=tuple(layers),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..cells import Cell
 from ..files import tree_digest, write_json
 from ..methods import make_method
 from ..spec import TrainSpec, to_plain
@@ -29,7 +30,8 @@ def tune_cell(
     track: bool = True,
 ) -> dict:
     """Train one cell and write out_dir/{model/, train.json, train_log.csv, params.json}. model/ holds the
-    tuned model: a save_pretrained checkpoint, a peft adapter, or (zero-shot) a note that it is phi."""
+    tuned model: a save_pretrained checkpoint, a peft adapter, or (zero-shot) a note that it is phi.
+    A post-hoc method (Model Tailor) trains nothing: it turns its base cell's model into its own."""
     cell = spec.cell
     device = setup_torch(threads)
     out = Path(out_dir)
@@ -37,6 +39,7 @@ def tune_cell(
     for stale in EVALUATION_OUTPUTS:  # scores of the model this run replaces
         (out / stale).unlink(missing_ok=True)
     method = make_method(spec.method.method_type, spec.method)
+    base_dir = base_model_dir(spec, results_dir) if method.post_hoc else None
     model, processor = load_model(pretrained_dir, spec.backbone, device)
     data_digest = tree_digest(data_dir)  # read once: the checkpoint fingerprint and MLflow's dataset inputs
     ctx = tune_context(model, spec.backbone, spec.representation_layer)
@@ -56,7 +59,7 @@ def tune_cell(
         resumed_run = checkpointer.latest_notes().get("mlflow_run_id")  # a resumed cell continues its run
     data = (
         encode_task(data_dir, cell.target, "train", processor, spec.prompt, spec.backbone)
-        if method.trains
+        if method.trains or method.post_hoc  # a post-hoc method's calibration batches
         else None
     )
     tags = {"data_version": data_version(data_dir)}
@@ -83,6 +86,7 @@ def tune_cell(
         tracker.log_params(params)
         tracker.log_dataset(datasets["train"], "train")
     model_dir = out / "model"
+    tailoring = None
     try:
         if method.trains:
             checkpointer.notes["mlflow_run_id"] = tracker.run_id if tracker else None
@@ -103,6 +107,14 @@ def tune_cell(
             to_model_dtype(method.params, spec.backbone.dtype)
             method.export(model).save_pretrained(model_dir)
             processor.save_pretrained(model_dir)
+        elif method.post_hoc:
+            wanted = set(ctx.trainable_names)
+            phi = {n: p.detach().clone() for n, p in model.named_parameters() if n in wanted}
+            model = None  # phi stays only as a copy of its tuned tensors: two whole models are never held
+            batch_size = params["effective"]["batch_size"]
+            model, tailoring = tailor(method, phi, base_dir, data, ctx, spec, batch_size, processor, device)
+            model.save_pretrained(model_dir)
+            processor.save_pretrained(model_dir)
         else:
             write_json(model_dir / UNTUNED, {"pretrained": str(pretrained_dir)})
     except Exception:
@@ -119,9 +131,11 @@ def tune_cell(
         },
         "trainable_params": method.trainable_count(),
         "steps": spec.training.steps if method.trains else 0,
-        "batch_size": params["effective"]["batch_size"] if method.trains else None,
+        "batch_size": params["effective"]["batch_size"] if data is not None else None,
         "mlflow_run_id": tracker.run_id if tracker else None,
     }
+    if tailoring is not None:
+        summary["tailoring"] = tailoring
     if tracker:
         tracker.log_metrics({"trainable_params": summary["trainable_params"] or 0})
         tracker.close()
@@ -130,6 +144,36 @@ def tune_cell(
     if checkpointer:
         checkpointer.clear()  # the cell is complete; a forced rerun starts afresh (and ends the same)
     return summary
+
+
+def base_model_dir(spec: TrainSpec, results_dir: str) -> Path:
+    """The model a post-hoc method starts from: its base entry's cell of the same backbone, target and seed,
+    in the results' cells/ (the train rule has it as an input, so it is complete when this cell runs)."""
+    cell = spec.cell
+    base = Cell(cell.backbone, cell.target, spec.method.base_entry(), cell.seed)
+    path = Path(results_dir) / "cells" / base.name / "model"
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{spec.method.method_type} tailors the model of cell {base.name}, which is not trained: "
+            f"no {path}"
+        )
+    return path
+
+
+def tailor(method, phi: dict, base_dir: str, data, ctx, spec: TrainSpec, batch_size: int, processor, device):
+    """(the base cell's model tailored in place by a post-hoc method from phi's tuned tensors, its report)."""
+    model, _ = load_model(base_dir, spec.backbone, device)
+    report = method.tailor(
+        model,
+        phi,
+        data,
+        ctx,
+        batch_size=batch_size,
+        seed=spec.cell.seed,
+        pad_id=processor.tokenizer.pad_token_id,
+        device=device,
+    )
+    return model, report
 
 
 def effective_batch_size(spec: TrainSpec, rows: int) -> int:
