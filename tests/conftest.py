@@ -56,6 +56,27 @@ def evaluate_spec_for(
     return dataclasses.replace(spec, pretrain_tasks=pretrain_tasks) if pretrain_tasks else spec
 
 
+def check_mdgd_first_step(model, ctx, batch):
+    """MDGD's first step on `batch` gives twice the fine-tuning gradient: theta == phi, so L_v = 0 and h = 0,
+    g_bar_theta = g_bar_phi = g and Eq. 10 gives g + 0 + g = 2g. Returns the fine-tuning gradient."""
+    import torch
+    from mllm_forgetting.methods import make_method
+
+    finetune = make_method("finetune")
+    finetune.prepare(model, ctx)
+    finetune.step(model, batch, ctx)
+    plain = [p.grad.clone() for p in finetune.params]
+    for p in finetune.params:
+        p.grad = None
+    mdgd = make_method("mdgd")
+    mdgd.prepare(model, ctx)
+    logs = mdgd.step(model, batch, ctx)
+    assert float(logs["lv"]) == 0.0 and abs(logs["cosine"] - 1) < 1e-6
+    for p, g in zip(mdgd.params, plain):
+        assert torch.allclose(p.grad, 2 * g, atol=1e-6, rtol=1e-4)
+    return plain
+
+
 def snakemake(args, cwd, check=True, env=None):
     """Run Snakemake with this interpreter's environment first on PATH (rules call `python`)."""
     env = {

@@ -2,11 +2,9 @@
 
 Qwen2-VL stands for the modern transformers-native backbones: chat-template prompts, a variable
 number of flattened patches per image with a grid (`image_grid_thw`) and per-token M-RoPE type ids.
-LLaVA-1.5's class is the tiny-llava backbone itself. Loading options (dtype, remote code) are
-checked on a saved checkpoint.
+LLaVA-1.5's class is the tiny-llava backbone itself. Loading options (dtype) are checked on a saved
+checkpoint; MiniCPM-V-2's remote code and its input adapter are tests/test_minicpmv.py's.
 """
-
-import json
 
 import datasets
 import numpy as np
@@ -152,19 +150,7 @@ def llava_entry(**options):
     return smoke_config(edit).backbones["tiny-llava"]
 
 
-def minicpm_entry():
-    """A hub backbone entry of MiniCPM-V-2, whose modeling code is remote."""
-
-    def edit(raw):
-        entry = dict(raw["backbones"]["tiny-llava"], hub_id="openbmb/MiniCPM-V-2", trust_remote_code=True)
-        for key in ("architecture", "size", "pretrain"):
-            del entry[key]
-        raw["backbones"]["minicpm"] = entry
-
-    return smoke_config(edit).backbones["minicpm"]
-
-
-def test_loading_options_set_dtype_and_refuse_unadapted_remote_code(tmp_path):
+def test_loading_options_set_dtype(tmp_path):
     entry = llava_entry(dtype="bfloat16")
     model, processor = build_backbone("llava", entry.size, WORDS)
     model.save_pretrained(tmp_path / "llava")
@@ -173,10 +159,6 @@ def test_loading_options_set_dtype_and_refuse_unadapted_remote_code(tmp_path):
     assert next(loaded.parameters()).dtype == torch.bfloat16
     with pytest.raises(ConfigError, match=r"backbones\.tiny-llava: dtype must be one of .*; got 'fp8'"):
         llava_entry(dtype="fp8")
-    (tmp_path / "minicpm").mkdir()
-    (tmp_path / "minicpm" / "config.json").write_text(json.dumps({"model_type": "minicpmv"}))
-    with pytest.raises(NotImplementedError, match="MiniCPM-V-2"):
-        load_backbone(tmp_path / "minicpm", minicpm_entry())
 
 
 @pytest.mark.parametrize("method", ["finetune", "mdgd"])

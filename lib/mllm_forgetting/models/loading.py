@@ -15,11 +15,12 @@ from safetensors import SafetensorError
 from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
 
 from ..config.settings import BackboneConfig
+from .minicpmv import adapt_minicpmv
 
-# Remote-code models whose inputs do not follow processor(text=[...], images=[[...]]) -> model(**inputs).
-NO_INPUT_ADAPTER = {
-    "minicpmv": "MiniCPM-V-2's remote code processes one prompt per processor call and its forward takes a "
-    "`data=` dict (pixel_values lists, image_bound); the pipeline has no input adapter for it yet",
+# Remote-code models whose inputs do not follow processor(text=[...], images=[[...]]) -> model(**inputs), by
+# config.json's model_type: (model, processor) as loaded -> (model, processor) the pipeline can drive.
+INPUT_ADAPTERS = {
+    "minicpmv": adapt_minicpmv,
 }
 
 
@@ -48,7 +49,8 @@ def check_checkpoint(path: str | Path, backbone: BackboneConfig) -> None:
 
 def load_backbone(path: str | Path, backbone: BackboneConfig):
     """(model, processor) of a checkpoint directory, loaded with the entry's dtype, remote code, device map
-    and attention implementation. Remote-code models register only AutoModel, not the image-text class."""
+    and attention implementation, through its input adapter if it has one. Remote-code models register only
+    AutoModel, not the image-text class."""
     path = Path(path)
     if not (path / "config.json").exists():
         raise FileNotFoundError(
@@ -63,15 +65,21 @@ def load_backbone(path: str | Path, backbone: BackboneConfig):
         kwargs["device_map"] = backbone.device_map
     if backbone.attn_implementation is not None:
         kwargs["attn_implementation"] = backbone.attn_implementation
-    model_type = _read_config(path).get("model_type")
-    if model_type in NO_INPUT_ADAPTER:
-        raise NotImplementedError(f"{path}: {NO_INPUT_ADAPTER[model_type]}")
     auto = AutoModel if backbone.trust_remote_code else AutoModelForImageTextToText
     try:
         model = auto.from_pretrained(path, **kwargs)
     except SafetensorError as err:  # weights cut short (a full disk while saving) or overwritten
         raise ValueError(_damaged(path, err)) from err
+    except ImportError as err:  # remote code needing a missing package, or written for another transformers
+        if not backbone.trust_remote_code:
+            raise
+        raise ImportError(
+            f"{path}: its remote modeling code does not import here ({err}); see docs/cluster.md"
+        ) from err
     processor = AutoProcessor.from_pretrained(path, trust_remote_code=backbone.trust_remote_code)
+    adapter = INPUT_ADAPTERS.get(_read_config(path).get("model_type"))
+    if adapter is not None:
+        model, processor = adapter(model, processor)
     if not callable(getattr(processor, "image_processor", None)) or not hasattr(processor, "tokenizer"):
         raise TypeError(
             f"{path}: the pipeline needs a processor with a tokenizer and an image processor; "

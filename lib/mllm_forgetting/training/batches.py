@@ -1,8 +1,9 @@
 """Turn common-schema rows into model inputs once, then cut them into batches cheaply.
 
 Prompts go through the backbone's own processor (which expands the image token and preprocesses
-pixels), one example at a time so every image layout works: batch-first pixels (LLaVA, Idefics2)
-and patches concatenated over the batch with a grid per image (Qwen2-VL). Answers are tokenized
+pixels), one example at a time so every image layout works: batch-first pixels (LLaVA, Idefics2),
+patches concatenated over the batch with a grid per image (Qwen2-VL) and lists with one entry per
+example (MiniCPM-V-2's slices of each image, models/minicpmv.py). Answers are tokenized
 separately, so training batches are prompt + answer + EOS with the loss on the answer only, and
 generation batches are the left-padded prompts.
 """
@@ -28,7 +29,7 @@ class Encoded:
 
     prompt_ids: list[list[int]]
     answer_ids: list[list[list[int]]]  # per example, one token list per reference answer
-    images: list  # per example: {name: tensor} from the processor, or a callable computing it
+    images: list  # per example: {name: tensor or list} from the processor, or a callable computing it
     ids: list[str]
     answers: list[list[str]]
     tasks: list[str]
@@ -38,11 +39,12 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.prompt_ids)
 
-    def image_batch(self, index) -> dict[str, torch.Tensor]:
-        """The image inputs of `index`, concatenated along the first axis as the processor would."""
+    def image_batch(self, index) -> dict:
+        """The image inputs of `index`, concatenated along the first axis as the processor would (lists:
+        one after the other)."""
         parts = [self.images[i] for i in index]
         parts = [p() if callable(p) else p for p in parts]
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        return {k: _concat([p[k] for p in parts]) for k in parts[0]}
 
     @staticmethod
     def concat(parts: list[Encoded]) -> Encoded:
@@ -83,11 +85,11 @@ def encode(
         ids = enc["input_ids"][0]
         prompt_ids.append(ids.tolist())
         for key, value in enc.items():
-            if key not in TEXT_KEYS and value.shape == enc["input_ids"].shape:
+            if key not in TEXT_KEYS and _is_tensor(value) and value.shape == enc["input_ids"].shape:
                 extras.setdefault(key, []).append(value[0].tolist())
         pixels = {k: v for k, v in enc.items() if k not in TEXT_KEYS and k not in extras}
         if i == 0:  # one example's size decides whether the split's images fit in memory
-            cache = len(rows) * sum(v.element_size() * v.numel() for v in pixels.values()) <= max_cached_bytes
+            cache = len(rows) * sum(map(_nbytes, pixels.values())) <= max_cached_bytes
         images.append(pixels if cache else functools.partial(_image_inputs, processor, rows, i, image_size))
     answers = list(rows["answers"])
     answer_ids = [
@@ -97,6 +99,18 @@ def encode(
     return Encoded(
         prompt_ids, answer_ids, images, list(rows["id"]), answers, list(rows["task"]), extras or None
     )
+
+
+def _is_tensor(value) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _concat(values: list):
+    return torch.cat(values) if _is_tensor(values[0]) else [x for v in values for x in v]
+
+
+def _nbytes(value) -> int:
+    return value.element_size() * value.numel() if _is_tensor(value) else sum(map(_nbytes, value))
 
 
 def _rgb(image, size: int | None):
@@ -155,4 +169,8 @@ def prompt_batch(enc: Encoded, index, pad_id: int) -> dict:
 
 
 def to_device(batch: dict, device) -> dict:
-    return {k: v.to(device) for k, v in batch.items()}
+    return {k: _to(v, device) for k, v in batch.items()}
+
+
+def _to(value, device):
+    return value.to(device) if _is_tensor(value) else [_to(v, device) for v in value]
