@@ -73,7 +73,7 @@ def yes_no_scores(preds, refs) -> dict:
     f1 and yes_ratio (fraction of predictions read as 'yes'). refs[i] is 'yes' or 'no' (or a list whose
     first item is). A ratio with nothing to count (no 'yes' predicted, say) is 0.0, where the script
     divides by zero. LLaVA-1.5 reports F1, the mean over POPE's three categories (score_task uses F1)."""
-    truth = [_yes_no_label(r if isinstance(r, str) else r[0]) for r in refs]
+    truth = [yes_no_label(r if isinstance(r, str) else r[0]) for r in refs]
     said = [pope_answer(p) for p in preds]
     n = len(said)
     if n == 0:
@@ -95,7 +95,7 @@ def yes_no_scores(preds, refs) -> dict:
     }
 
 
-def _yes_no_label(ref: str) -> str:
+def yes_no_label(ref: str) -> str:
     # eval_pope.py takes any label but 'no' as yes; a POPE label that is neither is bad data, not a yes
     label = str(ref).strip().lower()
     if label not in ("yes", "no"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .answers import exact_match, option_accuracy, pope_answer
+from .answers import exact_match, option_accuracy, pope_answer, yes_no_label
 from .vqa import pathvqa_scores, vqa_soft_accuracy
 
 # a POPE question's confusion-matrix cell, 'yes' the positive class
@@ -36,7 +36,7 @@ def question_values(kind: str, predictions: list, references: list) -> tuple[lis
     if kind == "pathvqa":
         return [100.0 * pathvqa_scores([p], [r])["accuracy"] for p, r in pairs], "mean"
     if kind == "yes_no":
-        truth = [str(r if isinstance(r, str) else r[0]).strip().lower() for _, r in pairs]
+        truth = [yes_no_label(r if isinstance(r, str) else r[0]) for _, r in pairs]
         return [float(_CELL[(pope_answer(p), t)]) for (p, _), t in zip(pairs, truth)], "f1"
     raise ValueError(f"no per-question values for task kind {kind!r} (captions come with their CIDEr)")
 
