@@ -1,6 +1,5 @@
 """DVC versions the prepared datasets: data.dvc matches a regeneration, a remote round trip is lossless."""
 
-import dataclasses
 import hashlib
 import shutil
 import subprocess
@@ -11,20 +10,15 @@ import yaml
 from conftest import REPO
 from mllm_forgetting.config.settings import load_config
 from mllm_forgetting.data.benchmark import build_benchmark
+from mllm_forgetting.steps.prepare import prepare_data
 
 
 def test_regenerated_data_hashes_to_what_data_dvc_records(tmp_path):
     data = load_config(yaml.safe_load((REPO / "config/config.yaml").read_text())).data
     recorded = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
     assert recorded["path"] == data.dir
-    build_benchmark(
-        tmp_path / recorded["path"],
-        data.tasks,
-        dataclasses.asdict(data.sizes),
-        seed=data.seed,
-        image_size=data.image_size,
-        progress=False,
-    )
+    assert data.probes is not None  # the versioned data holds the probe sets too
+    prepare_data(data, str(tmp_path / recorded["path"]))
     dvc = [str(Path(sys.executable).parent / "dvc")]
     subprocess.run(dvc + ["init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     subprocess.run(dvc + ["add", "-q", recorded["path"]], cwd=tmp_path, check=True)

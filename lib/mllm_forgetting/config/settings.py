@@ -32,6 +32,14 @@ class SplitSizes:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProbeSizes:
+    """Images per attribute of the probe sets (data/probes.py): colour, shape, position, count, digit."""
+
+    train: int = option("images per attribute the linear probes are fitted on", min=1)
+    test: int = option("images per attribute the probes are scored on", min=1)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DataConfig:
     """The prepared datasets: the generated benchmark or the paper's datasets from the hub."""
 
@@ -44,8 +52,16 @@ class DataConfig:
         "generated: the embedded benchmark; hub: real datasets", "generated"
     )
     image_size: int = option("image side of the generated benchmark, pixels", 32, min=8)
+    probes: ProbeSizes | None = option(
+        "probe sets of the generated benchmark (visual-knowledge probes of every cell); null = none", None
+    )
 
     def __post_init__(self):
+        if self.probes is not None and self.source != "generated":
+            raise ConfigError(
+                "probes: the probe sets are drawn with the generated benchmark's scenes; "
+                "set `probes: null` for source hub"
+            )
         if self.source == "generated":
             missing = [s for s in ("train", "val", "test") if getattr(self.sizes, s) is None]
             if missing:

@@ -105,9 +105,16 @@ def build_split(task: str, split: str, n: int, seed: int, image_size: int = 32) 
 
 
 def build_benchmark(
-    out_dir, tasks: list[str], sizes: dict[str, int], seed: int, image_size: int = 32, progress: bool = True
+    out_dir,
+    tasks: list[str],
+    sizes: dict[str, int],
+    seed: int,
+    image_size: int = 32,
+    progress: bool = True,
+    probe_sizes: dict[str, int] | None = None,
 ) -> None:
-    """Write every task's splits, plus the shared vocabulary and a manifest, under out_dir."""
+    """Write every task's splits, plus the shared vocabulary and a manifest, under out_dir; with
+    `probe_sizes` ({train: n, test: n} images per attribute) the probe sets too (data/probes.py)."""
     check_tasks(tasks)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,12 +133,17 @@ def build_benchmark(
             bar.close()
             shutil.rmtree(out / task, ignore_errors=True)  # no stale splits from an earlier build
             datasets.DatasetDict(splits).save_to_disk(str(out / task), num_shards={s: 1 for s in splits})
+        if probe_sizes is not None:
+            from .probes import build_probes
+
+            build_probes(out, probe_sizes, seed=seed, image_size=image_size)
     (out / "vocab.txt").write_text("".join(w + "\n" for w in sorted(words)))
     manifest = {
         "seed": seed,
         "image_size": image_size,
         "sizes": dict(sizes),
         "tasks": {t: TASKS[t].kind for t in tasks},
+        "probes": dict(probe_sizes) if probe_sizes is not None else None,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 

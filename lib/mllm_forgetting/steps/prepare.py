@@ -11,7 +11,10 @@ def prepare_data(data: DataConfig, out_dir: str) -> None:
     if data.source == "generated":
         from ..data.benchmark import build_benchmark
 
-        build_benchmark(out_dir, data.tasks, sizes, seed=data.seed, image_size=data.image_size)
+        probes = None if data.probes is None else {"train": data.probes.train, "test": data.probes.test}
+        build_benchmark(
+            out_dir, data.tasks, sizes, seed=data.seed, image_size=data.image_size, probe_sizes=probes
+        )
     else:
         from ..data.hub.prepare import (
             prepare_hub_tasks,
