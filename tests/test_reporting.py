@@ -172,7 +172,8 @@ def test_figures_cope_with_missing_methods(cell_dirs, tmp_path):
     # only zero-shot and the NaN-logging fine-tune: no MDGD, no alpha sweep
     keep = [d for d in cell_dirs if d.parent.name in ("zero_shot", "finetune")]
     written = aggregate(keep, tmp_path / "t", tmp_path / "f", "tiny-llava", "caption")
-    assert all(p.exists() for p in written) and len(written) == 3 + len(FIGURES)  # table csv, md, comparisons
+    # table csv and md, comparisons and knowledge csv
+    assert all(p.exists() for p in written) and len(written) == 4 + len(FIGURES)
 
 
 def test_build_table_single_seed_std_is_nan_and_params_format():
@@ -307,3 +308,49 @@ def test_no_comparisons_without_per_question_values():
     cells = [_question_cell(m, m, 0, {"vqa": 50, "gqa": 40, "caption": 60}) for m in ("finetune", "mdgd")]
     del cells[1]["tasks"]["vqa"]["per_question"]
     assert compare_methods(cells).empty
+
+
+def _with_knowledge(cell: dict, probe_right: int, likelihood_right: int) -> dict:
+    """The cell with probes (colour, shape: `probe_right` of 50 test images) and a likelihood score on vqa."""
+    values = [100.0 if q < probe_right else 0.0 for q in range(50)]
+    probe = {"score": float(np.mean(values)), "majority": 25.0, "per_question": values, "statistic": "mean"}
+    cell["probes"] = {a: {**probe, "n_train": 200, "n_test": 50, "classes": 4} for a in ("color", "shape")}
+    for task in cell["tasks"]:
+        right = [100.0 if q < likelihood_right else 0.0 for q in range(100)]
+        cell["tasks"][task]["likelihood"] = {
+            "score": float(np.mean(right)),
+            "statistic": "mean",
+            "per_question": right,
+        }
+    return cell
+
+
+def test_knowledge_table_sets_probes_and_likelihood_beside_generated_scores_and_probes_are_compared():
+    from mllm_forgetting.reporting.comparisons import compare_methods
+    from mllm_forgetting.reporting.knowledge import build_knowledge_table, to_markdown
+
+    cells = []
+    for seed in (0, 1):
+        zs = _question_cell("zero_shot", "zero_shot", seed, {"vqa": 80, "gqa": 70, "caption": 10})
+        ft = _question_cell("finetune", "finetune", seed, {"vqa": 50, "gqa": 40, "caption": 60})
+        md = _question_cell("mdgd", "mdgd", seed, {"vqa": 70, "gqa": 60, "caption": 60})
+        cells += [
+            _with_knowledge(zs, 45, 80),
+            _with_knowledge(ft, 30 + seed * 2, 75),
+            _with_knowledge(md, 40, 78),
+        ]
+    table = build_knowledge_table(cells).set_index("method")
+    assert table.loc["finetune", "probe: color"] == pytest.approx(62.0)  # (60 + 64) / 2
+    assert table.loc["finetune", "probe: color_std"] == pytest.approx(np.std([60, 64], ddof=1))
+    assert table.loc["finetune", "vqa (generated)"] == 50 and table.loc["finetune", "vqa (likelihood)"] == 75
+    md_text = to_markdown(build_knowledge_table(cells))
+    assert "majority baseline is color 25.0, shape 25.0" in md_text and "| mdgd | 80.00 ± 0.00" in md_text
+    probes = compare_methods(cells, resamples=500).set_index(["method", "versus", "quantity"])
+    assert probes.loc[("mdgd", "finetune", "probes"), "difference"] == pytest.approx(80 - 62)
+
+
+def test_no_knowledge_table_without_probes_or_likelihood_scores():
+    from mllm_forgetting.reporting.knowledge import build_knowledge_table
+
+    cells = [_question_cell(m, m, 0, {"vqa": 50, "gqa": 40, "caption": 60}) for m in ("finetune", "mdgd")]
+    assert build_knowledge_table(cells).empty

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, SMOKE, SMOKE_RESULTS, copy_workflow, snakemake
+from mllm_forgetting.data.probes import ATTRIBUTES
 from mllm_forgetting.methods import METHODS as METHOD_TYPES
 from mllm_forgetting.reporting import FIGURES
 from mllm_forgetting.reporting.tables import SUMMARY_COLUMNS
@@ -39,13 +40,33 @@ def test_each_rule_records_a_benchmark(smoke_run):
 
 
 def test_cell_metrics_hold_scores_and_effective_ranks(smoke_run):
-    cell = json.loads(
-        (smoke_run / SMOKE_RESULTS / f"cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json").read_text()
-    )
+    path = smoke_run / SMOKE_RESULTS / f"cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd/seed0/metrics.json"
+    cell = json.loads(path.read_text())
     assert cell["task_order"][-1] == TARGETS[0]
     for result in cell["tasks"].values():
         assert 0 <= result["score"] <= 100
         assert result["erank_per_image"] > 1 and result["erank_pooled"] > 1
+        closed = result["kind"] in ("multiple_choice", "yes_no")
+        assert ("likelihood" in result) == closed
+        if closed:
+            assert len(result["likelihood"]["per_question"]) == len(result["per_question"])
+    probes = cell["probes"]
+    assert sorted(probes) == sorted(ATTRIBUTES)
+    for attribute, probe in probes.items():
+        assert (probe["n_train"], probe["n_test"]) == (
+            SMOKE["data"]["probes"]["train"],
+            SMOKE["data"]["probes"]["test"],
+        )
+        assert probe["classes"] == len(ATTRIBUTES[attribute]) and 0 <= probe["score"] <= 100
+    from mllm_forgetting.evaluation.predictions import read_predictions, rescore
+
+    lines = read_predictions(path.with_name("predictions.jsonl"))
+    for field, key in (("prediction", None), ("likelihood_prediction", "likelihood")):
+        for task, found in rescore(lines, field=field).items():
+            result = cell["tasks"][task] if key is None else cell["tasks"][task][key]
+            assert found["score"] == pytest.approx(result["score"]), (field, task)
+    knowledge = pd.read_csv(smoke_run / SMOKE_RESULTS / f"tables/{BACKBONES[0]}_{TARGETS[0]}_knowledge.csv")
+    assert len(knowledge) == len(METHODS) and "probe: digit" in knowledge and "pope (likelihood)" in knowledge
     log = pd.read_csv(
         smoke_run / SMOKE_RESULTS / f"cells/{BACKBONES[0]}/{TARGETS[0]}/mdgd_gm_0.5/seed0/train_log.csv"
     )
@@ -237,8 +258,9 @@ PINS = REPO / "tests/pins/smoke.json"
 
 
 def test_smoke_results_are_pinned(smoke_run):
-    """The smoke run's per-task scores, exactly (CPU runs are bitwise reproducible), its pooled effective
-    ranks and final training losses to 1e-6: a change of results shows here and is re-pinned on purpose with
+    """The smoke run's per-task scores and likelihood scores, exactly (CPU runs are bitwise reproducible),
+    its probe accuracies within one test image, its pooled effective ranks and final training losses to
+    1e-6: a change of results shows here and is re-pinned on purpose with
     `MLLMF_REPIN=1 python -m pytest tests/test_workflow.py -k pinned`."""
     found = {}
     for path in sorted((smoke_run / SMOKE_RESULTS / "cells").glob("*/*/*/seed*/metrics.json")):
@@ -246,6 +268,10 @@ def test_smoke_results_are_pinned(smoke_run):
         log = path.with_name("train_log.csv")
         found[path.parent.relative_to(smoke_run / SMOKE_RESULTS / "cells").as_posix()] = {
             "scores": {t: r["score"] for t, r in cell["tasks"].items()},
+            "likelihood": {
+                t: r["likelihood"]["score"] for t, r in cell["tasks"].items() if "likelihood" in r
+            },
+            "probes": {a: p["score"] for a, p in cell["probes"].items()},
             "erank_pooled": {t: r["erank_pooled"] for t, r in cell["tasks"].items()},
             "final_loss": float(pd.read_csv(log)["loss"].iloc[-1]) if len(pd.read_csv(log)) else None,
         }
@@ -255,6 +281,12 @@ def test_smoke_results_are_pinned(smoke_run):
     assert sorted(found) == sorted(pinned)
     for cell, values in pinned.items():
         assert found[cell]["scores"] == values["scores"], cell
+        assert found[cell]["likelihood"] == values["likelihood"], cell
+        # a probe is an lbfgs fit: the same on this CPU, within one test image elsewhere
+        for attribute, score in values["probes"].items():
+            assert (
+                abs(found[cell]["probes"][attribute] - score) <= 100 / SMOKE["data"]["probes"]["test"] + 1e-9
+            ), (cell, attribute)
         for task, erank in values["erank_pooled"].items():
             assert math.isclose(found[cell]["erank_pooled"][task], erank, rel_tol=1e-6), (cell, task)
         if values["final_loss"] is not None:

@@ -6,6 +6,7 @@ rule aggregate:
     output:
         csv=f"{RESULTS}/tables/{{backbone}}_{{target}}.csv",
         comparisons=f"{RESULTS}/tables/{{backbone}}_{{target}}_comparisons.csv",
+        knowledge=f"{RESULTS}/tables/{{backbone}}_{{target}}_knowledge.csv",
         md=report(
             f"{RESULTS}/tables/{{backbone}}_{{target}}.md",
             category="Tables",

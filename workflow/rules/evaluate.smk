@@ -1,4 +1,5 @@
-# Score one cell on every pre-trained task and its target, with effective ranks and representations.
+# Score one cell on every pre-trained task and its target, with effective ranks, probes, representations
+# and every answer (predictions.jsonl, for rescoring).
 rule evaluate:
     input:
         data=CONFIG.data.dir,
@@ -9,6 +10,7 @@ rule evaluate:
     output:
         metrics=f"{CELL}/metrics.json",
         representations=f"{CELL}/representations.npz",
+        predictions=f"{CELL}/predictions.jsonl",
     log:
         f"{RESULTS}/logs/evaluate/{{backbone}}/{{target}}/{{method}}/seed{{seed}}.log",
     benchmark:

@@ -122,6 +122,18 @@ class AnswerBudget:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProbeConfig:
+    """Linear probes on the frozen image-token states (metrics/probes.py), fitted on the probe sets' train
+    images and scored on their test images."""
+
+    pooling: Literal["flatten", "mean"] = option(
+        "flatten: every image token's state side by side (keeps where each token is); mean: their average",
+        "flatten",
+    )
+    C: float = option("inverse L2 strength of scikit-learn's LogisticRegression", 1.0, exclusive_min=0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EvaluationConfig:
     """How a cell is scored: greedy answers on every pre-trained task and the target, and effective ranks."""
 
@@ -134,6 +146,13 @@ class EvaluationConfig:
         "score at most this many test questions per task (null = all)", None, min=1
     )
     max_new_tokens: AnswerBudget = option("answer length budget per task kind", AnswerBudget())
+    likelihood: bool = option(
+        "also score multiple-choice and yes/no questions by their answers' log-likelihood (lmms-eval style)",
+        True,
+    )
+    probes: ProbeConfig | None = option(
+        "linear probes of the image-token states on data.probes' images; null = none", None
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,6 +293,10 @@ def load_config(mapping: dict) -> Config:
     backbones = {name: with_typed_size(b, f"backbones.{name}") for name, b in config.backbones.items()}
     config = dataclasses.replace(config, methods=methods, backbones=backbones)
     _check_grid(config)
+    if config.evaluation.probes is not None and config.data.probes is None:
+        raise ConfigError(
+            "evaluation.probes: the probes are fitted on the probe sets; set data.probes (or probes: null)"
+        )
     return config
 
 

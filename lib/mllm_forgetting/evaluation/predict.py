@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from ..training.batches import Encoded, prompt_batch, to_device
+from ..metrics.likelihood import sequence_logprobs
+from ..training.batches import Encoded, prompt_batch, to_device, training_batch
 from ..training.forward import layer_states, visual_states
 
 
@@ -56,3 +57,36 @@ def representations(
         )
         multimodal.append(layer_states(out.hidden_states, layer)[:, -1].float().cpu())
     return torch.cat(visual), torch.cat(multimodal)
+
+
+@torch.no_grad()
+def candidate_scores(
+    model, enc: Encoded, candidate_ids: list[list[list[int]]], *, batch_size: int, pad_id: int, device
+) -> list[list[float]]:
+    """Per row, the log-likelihood of each candidate answer's tokens after the row's prompt.
+
+    Every (row, candidate) pair is one teacher-forced sequence, prompt + candidate, laid out as a training
+    batch writes prompt + answer (so a candidate is tokenized as the answers the model was tuned on)."""
+    model.eval()
+    pairs = [(i, k) for i, cands in enumerate(candidate_ids) for k in range(len(cands))]
+    extras = enc.token_extras
+    paired = Encoded(
+        prompt_ids=[enc.prompt_ids[i] for i, _ in pairs],
+        answer_ids=[[candidate_ids[i][k]] for i, k in pairs],
+        images=[enc.images[i] for i, _ in pairs],
+        ids=[enc.ids[i] for i, _ in pairs],
+        answers=[enc.answers[i] for i, _ in pairs],
+        tasks=[enc.tasks[i] for i, _ in pairs],
+        token_extras={key: [values[i] for i, _ in pairs] for key, values in extras.items()}
+        if extras
+        else None,
+    )
+    scores = [[0.0] * len(cands) for cands in candidate_ids]
+    for index in _chunks(len(paired), batch_size):
+        batch = to_device(training_batch(paired, index, None, pad_id), device)
+        labels = batch.pop("labels")
+        logits = model(**batch, use_cache=False).logits
+        for j, value in zip(index, sequence_logprobs(logits, labels).tolist()):
+            i, k = pairs[j]
+            scores[i][k] = value
+    return scores

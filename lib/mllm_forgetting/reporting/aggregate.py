@@ -22,6 +22,8 @@ from .figures import (
     plot_top_tokens,
     plot_tsne,
 )
+from .knowledge import build_knowledge_table
+from .knowledge import to_markdown as knowledge_markdown
 from .tables import build_table, is_zero_shot, method_order, write_table
 
 
@@ -62,7 +64,7 @@ def _logs_by(cells, key_fn):
 
 
 def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, order=None) -> list:
-    """Write tables_dir/<backbone>_<target>.{csv,md}, <backbone>_<target>_comparisons.csv and
+    """Write tables_dir/<backbone>_<target>.{csv,md}, <backbone>_<target>_{comparisons,knowledge}.csv and
     figures_dir/<backbone>_<target>_{erank,top_tokens,tsne,alpha,learning_curves}.png.
     `order`: method names in config order (default: order of cell_dirs). Returns the written paths."""
     cells = [load_cell(d) for d in cell_dirs]
@@ -87,7 +89,13 @@ def aggregate(cell_dirs, tables_dir, figures_dir, backbone: str, target: str, or
     if not compared.empty:
         with open(md, "a") as f:
             f.write("\n" + comparisons_markdown(compared, dict(zip(df["method"], df["label"]))))
-    written += [csv, md, comparisons_csv]
+    knowledge = build_knowledge_table(cells, order)
+    knowledge_csv = tables_dir / f"{stem}_knowledge.csv"
+    knowledge.to_csv(knowledge_csv, index=False)
+    if not knowledge.empty:
+        with open(md, "a") as f:
+            f.write("\n" + knowledge_markdown(knowledge, "Visual knowledge: probes and likelihood scores"))
+    written += [csv, md, comparisons_csv, knowledge_csv]
 
     fig = {name: figures_dir / f"{stem}_{name}.png" for name in FIGURES}
     plot_effective_rank(cells, fig["erank"])

@@ -3,7 +3,9 @@
 The claims the MDGD paper makes, per setting, each as "method A minus reference B":
   pre-trained   A's minus B's mean score over the pre-trained tasks (forgetting with the sign turned:
                 positive = A forgets less);
-  target        A's minus B's target score (positive = A learns it better).
+  target        A's minus B's target score (positive = A learns it better);
+  probes        A's minus B's mean linear-probe accuracy over the visual attributes (positive = A keeps
+                more of what the image shows legible in its image-token states), when the cells have probes.
 Every tuned method is compared with fine-tuning (does it forget less, does it still learn the
 target?), and the MDGD variants (its other entries of type mdgd, and mdgd_gm) with MDGD (is MDGD-GM
 comparable with about 10% of the parameters, is MDGD without visual alignment worse?). Each row gives
@@ -26,10 +28,11 @@ REFERENCES = {"finetune": None, "mdgd": ("mdgd", "mdgd_gm")}
 COLUMNS = ["method", "label", "versus", "quantity", "difference", "ci_low", "ci_high", "p_value", "seeds"]
 
 
-def _values(cells: list[dict], tasks: list[str]) -> tuple[dict, dict]:
-    """({task: (seeds, questions) array}, {task: statistic}) of cells sorted by seed."""
-    arrays = {t: np.asarray([c["tasks"][t]["per_question"] for c in cells], dtype=float) for t in tasks}
-    return arrays, {t: STATISTICS[cells[0]["tasks"][t]["statistic"]] for t in tasks}
+def _values(cells: list[dict], part: str, names: list[str]) -> tuple[dict, dict]:
+    """({name: (seeds, questions) array}, {name: statistic}) of cells sorted by seed, for the tasks
+    (part "tasks") or the probes (part "probes") `names`."""
+    arrays = {n: np.asarray([c[part][n]["per_question"] for c in cells], dtype=float) for n in names}
+    return arrays, {n: STATISTICS[cells[0][part][n]["statistic"]] for n in names}
 
 
 def compare_methods(cells: list[dict], order: list | None = None, resamples: int = 10_000) -> pd.DataFrame:
@@ -59,10 +62,13 @@ def _compare(group, reference_group, reference, pre, target, resamples) -> list[
         return []
     mine = [next(c for c in group if c["seed"] == s) for s in seeds]
     theirs = [next(c for c in reference_group if c["seed"] == s) for s in seeds]
+    quantities = [("pre-trained", "tasks", pre), ("target", "tasks", [target])]
+    if all("probes" in c for c in mine + theirs):
+        quantities.append(("probes", "probes", list(mine[0]["probes"])))
     rows = []
-    for quantity, tasks in (("pre-trained", pre), ("target", [target])):
-        a, statistics = _values(mine, tasks)
-        b, _ = _values(theirs, tasks)
+    for quantity, part, names in quantities:
+        a, statistics = _values(mine, part, names)
+        b, _ = _values(theirs, part, names)
         found = paired_bootstrap(a, b, statistics=statistics, resamples=resamples)
         rows.append(
             {
@@ -91,8 +97,8 @@ def to_markdown(df: pd.DataFrame, labels: dict) -> str:
             f"#### Against {label} (paired bootstrap over seeds and test questions)",
             "",
             f"Difference = method minus {label}; pre-trained: mean score over the "
-            "pre-trained tasks (positive = forgets less); target: the target score. p: one-sided, of no "
-            "improvement.",
+            "pre-trained tasks (positive = forgets less); target: the target score; probes: the mean "
+            "linear-probe accuracy over the visual attributes. p: one-sided, of no improvement.",
             "",
             "| Method | Quantity | Difference | 95% interval | p | Seeds |",
             "|---|---|---:|---:|---:|---:|",

@@ -127,7 +127,7 @@ def value_columns(df: pd.DataFrame) -> list:
     return [c for c in df.columns if c not in skip and not c.endswith(("_std", "_ci"))]
 
 
-def _fmt(mean, std, ci=None) -> str:
+def format_cell(mean, std, ci=None) -> str:
     """'mean', 'mean ± std' (several seeds) or, with a CI half-width, 'mean ± std [low, high]'."""
     if mean is None or math.isnan(mean):
         return "-"
@@ -147,7 +147,8 @@ def to_markdown(df: pd.DataFrame, title: str = "", caption: str = "") -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for _, r in df.iterrows():
         values = [
-            _fmt(r[c], r.get(f"{c}_std"), r.get(f"{c}_ci") if c in SUMMARY_COLUMNS else None) for c in cols
+            format_cell(r[c], r.get(f"{c}_std"), r.get(f"{c}_ci") if c in SUMMARY_COLUMNS else None)
+            for c in cols
         ]
         cells = [str(r["label"])] + values + [format_params(r["#Params"])]
         lines.append("| " + " | ".join(cells) + " |")

@@ -22,7 +22,7 @@ UNTUNED = "untuned.json"
 
 # What the evaluate step writes into a cell's directory; the train step deletes them before it starts, so an
 # interrupted or failed retraining cannot leave the old model's scores looking current.
-EVALUATION_OUTPUTS = ("metrics.json", "representations.npz")
+EVALUATION_OUTPUTS = ("metrics.json", "representations.npz", "predictions.jsonl")
 
 
 def setup_torch(threads: int) -> torch.device:

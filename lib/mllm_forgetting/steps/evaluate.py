@@ -7,7 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.probes import has_probes
+from ..evaluation.knowledge import likelihood_result, probe_results
 from ..evaluation.predict import representations
+from ..evaluation.predictions import prediction_records, write_predictions
 from ..files import write_json
 from ..metrics import effective_rank
 from ..metrics.captioning import java
@@ -58,7 +61,7 @@ def evaluate_cell(
         "variant": evaluation.erank.variant,
     }
     erank = {"centre": evaluation.erank.centre, "variant": evaluation.erank.variant}
-    tasks, arrays = {}, {}
+    tasks, arrays, records = {}, {}, []
     for task, rows in test_rows.items():
         budget = getattr(evaluation.max_new_tokens, rows[0]["kind"])
         enc, preds, result = score_task_split(
@@ -81,29 +84,46 @@ def evaluate_cell(
             pad_id=processor.tokenizer.pad_token_id,
             device=device,
         )
-        tasks[task] = {
-            "role": "target" if task == cell.target else "pretrain",
-            "kind": result["kind"],
-            "score": result["score"],
-            "metrics": {
-                k: v for k, v in result.items() if k not in ("kind", "score", "per_question", "statistic")
-            },
-            # each question's part in the score (metrics/questions.py), for the paired bootstrap
-            "statistic": result["statistic"],
-            "per_question": [round(v, 6) for v in result["per_question"]],
-            "erank_per_image": float(np.mean([effective_rank(v, **erank) for v in visual])),
-            "erank_pooled": effective_rank(visual[:, -1], **erank),
-            "erank_per_token": [effective_rank(visual[:, m], **erank) for m in range(visual.shape[1])],
-            "examples": [
-                {"id": i, "prediction": p, "answers": a}
-                for i, p, a in zip(enc.ids[:5], preds[:5], enc.answers[:5])
-            ],
-        }
+        closed = evaluation.likelihood and result["kind"] in ("multiple_choice", "yes_no")
+        likelihood = (
+            likelihood_result(
+                model,
+                processor.tokenizer,
+                enc,
+                rows,
+                spec.prompt,
+                batch_size=evaluation.batch_size,
+                device=device,
+            )
+            if closed
+            else None
+        )
+        tasks[task] = _task_entry(task == cell.target, result, likelihood, visual, erank, enc, preds)
+        choices = likelihood["choices"] if likelihood else None
+        records += prediction_records(task, result["kind"], enc.ids, preds, enc.answers, choices)
         arrays[f"visual__{task}"] = visual[:, -1].numpy()
         arrays[f"multimodal__{task}"] = multimodal.numpy()
+    probes = None
+    if evaluation.probes is not None:
+        if not has_probes(data_dir):
+            raise FileNotFoundError(
+                f"evaluation.probes is set but {data_dir} has no probe sets (data.probes)"
+            )
+        probes = probe_results(
+            model,
+            processor,
+            data_dir,
+            spec.prompt,
+            evaluation.probes,
+            layer=evaluation.representation_layer,
+            batch_size=evaluation.batch_size,
+            device=device,
+            image_size=spec.backbone.image_resize,
+        )
     out = Path(out_dir)
-    metrics_file, representations_file = (out / name for name in EVALUATION_OUTPUTS)
+    metrics_file, representations_file, predictions_file = (out / name for name in EVALUATION_OUTPUTS)
     save_npz(representations_file, arrays)
+    write_predictions(predictions_file, records)
     metrics = {
         **cell.as_dict(),
         "method_type": summary["method_type"],
@@ -113,11 +133,46 @@ def evaluate_cell(
         "erank_options": erank_options,
         "tasks": tasks,
         "task_order": order,
+        **({"probes": {k: _rounded(v) for k, v in probes.items()}} if probes else {}),
     }
     write_json(metrics_file, metrics)
     if track:
         _log(cell, summary, metrics, out, results_dir, data_dir)
     return metrics
+
+
+def _task_entry(
+    is_target: bool, result: dict, likelihood: dict | None, visual, erank: dict, enc, preds
+) -> dict:
+    """A task's part of metrics.json: its score and metrics, each question's part in the score, the
+    likelihood score, effective ranks and a few examples."""
+    entry = {
+        "role": "target" if is_target else "pretrain",
+        "kind": result["kind"],
+        "score": result["score"],
+        "metrics": {
+            k: v for k, v in result.items() if k not in ("kind", "score", "per_question", "statistic")
+        },
+        # each question's part in the score (metrics/questions.py), for the paired bootstrap
+        "statistic": result["statistic"],
+        "per_question": [round(v, 6) for v in result["per_question"]],
+    }
+    if likelihood is not None:  # the same questions scored by the answer the likelihood ranks first
+        entry["likelihood"] = _rounded({k: v for k, v in likelihood.items() if k != "choices"})
+    return {
+        **entry,
+        "erank_per_image": float(np.mean([effective_rank(v, **erank) for v in visual])),
+        "erank_pooled": effective_rank(visual[:, -1], **erank),
+        "erank_per_token": [effective_rank(visual[:, m], **erank) for m in range(visual.shape[1])],
+        "examples": [
+            {"id": i, "prediction": p, "answers": a}
+            for i, p, a in zip(enc.ids[:5], preds[:5], enc.answers[:5])
+        ],
+    }
+
+
+def _rounded(result: dict) -> dict:
+    return {**result, "per_question": [round(v, 6) for v in result["per_question"]]}
 
 
 def _log(cell, summary: dict, metrics: dict, out: Path, results_dir: str, data_dir: str) -> None:
@@ -129,4 +184,5 @@ def _log(cell, summary: dict, metrics: dict, out: Path, results_dir: str, data_d
         tracker.log_dataset(dataset_inputs(data_dir)["eval"], "eval")
         tracker.log_metrics(score_metrics(metrics))
         tracker.log_artifact(out / "metrics.json")
+        tracker.log_artifact(out / "predictions.jsonl")
         tracker.close()

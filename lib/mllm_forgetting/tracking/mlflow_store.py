@@ -184,13 +184,18 @@ class CellRun:
 
 def score_metrics(metrics: dict) -> dict:
     """The final metrics a cell's run gets from its metrics.json: per task the score, effective ranks and
-    numeric task metrics, as `<task>.<name>`."""
+    numeric task metrics, as `<task>.<name>`; likelihood scores as `<task>.likelihood_score` and probe
+    accuracies as `probe.<attribute>`."""
     flat = {}
     for task, t in metrics["tasks"].items():
         flat[f"{task}.score"] = t["score"]
         flat[f"{task}.erank_per_image"] = t["erank_per_image"]
         flat[f"{task}.erank_pooled"] = t["erank_pooled"]
         flat.update({f"{task}.{k}": v for k, v in t["metrics"].items() if isinstance(v, (int, float))})
+        if "likelihood" in t:
+            flat[f"{task}.likelihood_score"] = t["likelihood"]["score"]
+    for attribute, probe in metrics.get("probes", {}).items():
+        flat[f"probe.{attribute}"] = probe["score"]
     return flat
 
 
