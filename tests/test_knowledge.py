@@ -27,6 +27,7 @@ def test_best_candidates_takes_the_highest_and_the_first_on_a_tie():
 def test_closed_candidates_are_the_option_letters_or_yes_and_no():
     assert closed_candidates("multiple_choice", ["red", "blue", "green"], "abcd") == ["a", "b", "c"]
     assert closed_candidates("yes_no", [], "abcd") == ["yes", "no"]
+    assert closed_candidates("yes_no", [], "ABCD", ("Yes", "No")) == ["Yes", "No"]  # LLaVA-1.5's answers
     with pytest.raises(ValueError, match="5 options"):
         closed_candidates("multiple_choice", list("vwxyz"), "abcd")
     with pytest.raises(ValueError, match="closed answers"):
@@ -99,3 +100,26 @@ def test_batched_candidate_scores_equal_each_sequence_scored_alone(backbone, tmp
             targets = ids[0, -n:]
             alone = logp[-n:].gather(-1, targets[:, None]).sum().item()
             assert batched[i][k] == pytest.approx(alone, abs=1e-4)
+
+
+def test_likelihood_and_probe_options_are_checked_at_config_load():
+    from conftest import smoke_config
+    from mllm_forgetting.config.typed import ConfigError
+
+    def no_probe_data(raw):
+        raw["data"]["probes"] = None
+
+    with pytest.raises(ConfigError, match=r"evaluation.probes: the probes are fitted on the probe sets"):
+        smoke_config(no_probe_data)
+
+    def one_word(raw):
+        raw["evaluation"]["likelihood"] = {"yes_no": ["yes", "yes"]}
+
+    with pytest.raises(ConfigError, match="two different non-empty words"):
+        smoke_config(one_word)
+
+    def unknown_pooling(raw):
+        raw["evaluation"]["probes"]["pooling"] = "max"
+
+    with pytest.raises(ConfigError, match="pooling"):
+        smoke_config(unknown_pooling)

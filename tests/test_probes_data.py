@@ -83,5 +83,5 @@ def test_probes_of_hub_data_are_a_config_error():
 
     raw = yaml.safe_load((REPO / "config/paper.yaml").read_text())
     raw["data"]["probes"] = {"train": 10, "test": 10}
-    with pytest.raises(ConfigError, match="probes"):
+    with pytest.raises(ConfigError, match="probes: the probe sets are drawn with the generated benchmark"):
         load_config(raw)

@@ -33,7 +33,8 @@ class SplitSizes:
 
 @dataclass(frozen=True, kw_only=True)
 class ProbeSizes:
-    """Images per attribute of the probe sets (data/probes.py): colour, shape, position, count, digit."""
+    """Images per attribute of the probe sets (data/probes.py): colour, shape, position, count, digit. They
+    are part of the data directory, so changing them prepares the data again and reruns every step."""
 
     train: int = option("images per attribute the linear probes are fitted on", min=1)
     test: int = option("images per attribute the probes are scored on", min=1)
@@ -134,10 +135,29 @@ class ProbeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluationConfig:
-    """How a cell is scored: greedy answers on every pre-trained task and the target, and effective ranks."""
+class LikelihoodConfig:
+    """Likelihood scoring of closed questions (metrics/likelihood.py): each multiple-choice and yes/no
+    question answered a second time by its candidate answer with the highest log-likelihood."""
 
-    batch_size: int = option("questions per forward pass", min=1)
+    yes_no: list[str] = option(
+        "a yes/no question's two candidates, yes first, as the backbone answers (LLaVA-1.5: Yes, No); "
+        'quote them in YAML ("yes"): bare yes and no are booleans',
+        ["yes", "no"],
+    )
+
+    def __post_init__(self):
+        if len(self.yes_no) != 2 or len(set(self.yes_no)) != 2 or not all(w.strip() for w in self.yes_no):
+            raise ConfigError(f"yes_no: two different non-empty words, yes first; got {self.yes_no}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationConfig:
+    """How a cell is scored: greedy answers on every pre-trained task and the target, likelihood scores,
+    linear probes and effective ranks."""
+
+    batch_size: int = option(
+        "questions (likelihood scoring: question-candidate pairs) per forward pass", min=1
+    )
     representation_layer: int = option(
         "hidden layer of the image-token states (L_v, effective rank); -1 = last, as the paper", -1
     )
@@ -146,9 +166,9 @@ class EvaluationConfig:
         "score at most this many test questions per task (null = all)", None, min=1
     )
     max_new_tokens: AnswerBudget = option("answer length budget per task kind", AnswerBudget())
-    likelihood: bool = option(
-        "also score multiple-choice and yes/no questions by their answers' log-likelihood (lmms-eval style)",
-        True,
+    likelihood: LikelihoodConfig | None = option(
+        "also score multiple-choice and yes/no questions by their answers' log-likelihood; null = not",
+        None,
     )
     probes: ProbeConfig | None = option(
         "linear probes of the image-token states on data.probes' images; null = none", None

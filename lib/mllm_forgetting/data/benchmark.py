@@ -133,9 +133,10 @@ def build_benchmark(
             bar.close()
             shutil.rmtree(out / task, ignore_errors=True)  # no stale splits from an earlier build
             datasets.DatasetDict(splits).save_to_disk(str(out / task), num_shards={s: 1 for s in splits})
-        if probe_sizes is not None:
-            from .probes import build_probes
+        from .probes import PROBE_DIR, build_probes
 
+        shutil.rmtree(out / PROBE_DIR, ignore_errors=True)  # no stale probe sets from an earlier build
+        if probe_sizes is not None:
             build_probes(out, probe_sizes, seed=seed, image_size=image_size)
     (out / "vocab.txt").write_text("".join(w + "\n" for w in sorted(words)))
     manifest = {

@@ -18,11 +18,15 @@ from .predict import candidate_scores, representations
 PROBE_TASK, PROBE_KIND = "probe", "caption"
 
 
-def likelihood_result(model, tokenizer, enc: Encoded, rows, prompt: PromptTemplate, *, batch_size, device):
+def likelihood_result(
+    model, tokenizer, enc: Encoded, rows, prompt: PromptTemplate, likelihood, *, batch_size, device
+):
     """A closed-answer task scored by its official metric on the answers its likelihood ranks first
     (`choices`)."""
     kind = rows[0]["kind"]
-    candidates = [closed_candidates(kind, options, prompt.letters) for options in rows["options"]]
+    candidates = [
+        closed_candidates(kind, options, prompt.letters, likelihood.yes_no) for options in rows["options"]
+    ]
     candidate_ids = [[tokenizer(c, add_special_tokens=False)["input_ids"] for c in row] for row in candidates]
     scores = candidate_scores(
         model, enc, candidate_ids, batch_size=batch_size, pad_id=tokenizer.pad_token_id, device=device
@@ -33,6 +37,7 @@ def likelihood_result(model, tokenizer, enc: Encoded, rows, prompt: PromptTempla
         "score": result["score"],
         "statistic": result["statistic"],
         "per_question": result["per_question"],
+        "metrics": {k: v for k, v in result.items() if k not in ("score", "per_question", "statistic")},
         "choices": chosen,
     }
 
@@ -50,10 +55,28 @@ def probe_rows(probes):
     )
 
 
+# flattened image-token states above this many features per image need pooling: mean (LLaVA-7B's 576 x
+# 4096 would be 2.4M features, ~24 GB over the probe sets)
+MAX_FLATTENED_FEATURES = 65_536
+
+
 def probe_results(
-    model, processor, data_dir, prompt: PromptTemplate, probes, *, layer, batch_size, device, image_size
+    model,
+    processor,
+    data_dir,
+    prompt: PromptTemplate,
+    probes,
+    *,
+    layer,
+    batch_size,
+    device,
+    image_size,
+    threads,
 ):
-    """{attribute: probe_accuracy(...) + train/test sizes}: one probe per attribute of data/probes.py."""
+    """{attribute: probe_accuracy(...) + train/test sizes}: one probe per attribute of data/probes.py.
+    scikit-learn's BLAS is held to `threads`, as torch is (the job's Snakemake threads)."""
+    from threadpoolctl import threadpool_limits
+
     features, attributes, labels = {}, {}, {}
     for split in PROBE_SPLITS:
         ds = load_probes(data_dir, split)
@@ -67,17 +90,24 @@ def probe_results(
             pad_id=processor.tokenizer.pad_token_id,
             device=device,
         )
+        if probes.pooling == "flatten" and visual[0].numel() > MAX_FLATTENED_FEATURES:
+            raise ValueError(
+                f"evaluation.probes: flattening {tuple(visual.shape[1:])} image-token states gives "
+                f"{visual[0].numel()} features per image (at most {MAX_FLATTENED_FEATURES}); "
+                "use pooling: mean"
+            )
         features[split] = token_features(visual.numpy(), probes.pooling)
         attributes[split], labels[split] = np.asarray(ds["attribute"]), np.asarray(ds["label"])
     out = {}
     for attribute in ATTRIBUTES:
         train, test = (attributes[s] == attribute for s in PROBE_SPLITS)
-        result = probe_accuracy(
-            features["train"][train],
-            labels["train"][train],
-            features["test"][test],
-            labels["test"][test],
-            C=probes.C,
-        )
+        with threadpool_limits(limits=max(1, threads)):
+            result = probe_accuracy(
+                features["train"][train],
+                labels["train"][train],
+                features["test"][test],
+                labels["test"][test],
+                C=probes.C,
+            )
         out[attribute] = {"n_train": int(train.sum()), "n_test": int(test.sum()), **result}
     return out

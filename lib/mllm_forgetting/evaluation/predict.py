@@ -66,7 +66,8 @@ def candidate_scores(
     """Per row, the log-likelihood of each candidate answer's tokens after the row's prompt.
 
     Every (row, candidate) pair is one teacher-forced sequence, prompt + candidate, laid out as a training
-    batch writes prompt + answer (so a candidate is tokenized as the answers the model was tuned on)."""
+    batch writes prompt + answer and tokenized as answers are, but without the end-of-sequence token (as
+    lmms-eval's loglikelihood requests): a candidate's score is that of its tokens only."""
     model.eval()
     pairs = [(i, k) for i, cands in enumerate(candidate_ids) for k in range(len(cands))]
     extras = enc.token_extras

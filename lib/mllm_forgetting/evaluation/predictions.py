@@ -32,13 +32,15 @@ def prediction_records(
 
 def write_predictions(path, records: list[dict]) -> None:
     with atomic_output(path) as tmp:
-        Path(tmp).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        Path(tmp).write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+        )
 
 
 def read_predictions(path) -> list[dict]:
     path = Path(path)
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:

@@ -11,12 +11,13 @@ import torch
 
 def sequence_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per row, the sum of log p(token) over the positions whose label is not -100, each token predicted
-    from the position before it (logits (B, L, V), labels (B, L), as a causal LM's loss reads them)."""
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    from the position before it (logits (B, L, V), labels (B, L), as a causal LM's loss reads them).
+    Only the labelled positions are normalised (in fp32), so a 150k vocabulary costs (answer tokens x V)."""
     targets = labels[:, 1:]
-    mask = targets != -100
-    picked = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (picked * mask).sum(dim=1)
+    rows, cols = (targets != -100).nonzero(as_tuple=True)
+    picked = torch.log_softmax(logits[:, :-1][rows, cols].float(), dim=-1)
+    logp = picked.gather(-1, targets[rows, cols].unsqueeze(-1)).squeeze(-1)
+    return torch.zeros(len(labels), dtype=logp.dtype, device=logp.device).index_add_(0, rows, logp)
 
 
 def best_candidates(scores: list[list[float]], candidates: list[list[str]]) -> list[str]:
@@ -31,9 +32,10 @@ def best_candidates(scores: list[list[float]], candidates: list[list[str]]) -> l
     return out
 
 
-def closed_candidates(kind: str, options: list[str], letters: str) -> list[str]:
+def closed_candidates(kind: str, options: list[str], letters: str, yes_no=("yes", "no")) -> list[str]:
     """A question's possible answers in the form its answers take: the option letters of a multiple-choice
-    question (the prompt template's, as the data's answers), yes and no for a yes/no question."""
+    question (the prompt template's, as the data's answers), `yes_no` (the words the backbone answers
+    with, yes first) for a yes/no question."""
     if kind == "multiple_choice":
         if not options or len(options) > len(letters):
             raise ValueError(
@@ -41,5 +43,5 @@ def closed_candidates(kind: str, options: list[str], letters: str) -> list[str]:
             )
         return list(letters[: len(options)])
     if kind == "yes_no":
-        return ["yes", "no"]
+        return list(yes_no)
     raise ValueError(f"likelihood scoring needs closed answers: kind multiple_choice or yes_no, not {kind!r}")

@@ -30,8 +30,8 @@ def likelihood_column(task: str) -> str:
     return f"{task} (likelihood)"
 
 
-def _seed_row(cell: dict, tasks: list[str]) -> dict:
-    row = {probe_column(a): p["score"] for a, p in cell.get("probes", {}).items()}
+def _seed_row(cell: dict, tasks: list[str], with_probes: bool) -> dict:
+    row = {probe_column(a): p["score"] for a, p in cell["probes"].items()} if with_probes else {}
     for task in tasks:
         t = cell["tasks"][task]
         row[generated_column(task)] = t["score"]
@@ -43,26 +43,27 @@ def build_knowledge_table(cells: list, order: list | None = None) -> pd.DataFram
     """Empty when no cell has probes or likelihood scores (metrics.json of an evaluation without them)."""
     pre, target = task_columns(cells)
     tasks = [t for t in pre + [target] if all("likelihood" in c["tasks"][t] for c in cells)]
-    if not tasks and not all("probes" in c for c in cells):
+    with_probes = all("probes" in c for c in cells)  # in every cell or left out: no half-empty columns
+    if not tasks and not with_probes:
         return pd.DataFrame()
     rows = []
     for m in method_order(cells, order):
         group = sorted((c for c in cells if c["method"] == m), key=lambda c: c.get("seed", 0))
-        per_seed = pd.DataFrame([_seed_row(c, tasks) for c in group])
+        per_seed = pd.DataFrame([_seed_row(c, tasks, with_probes) for c in group])
         row = {"method": m, "label": group[0].get("label", m), "n_seeds": len(group)}
         for col in per_seed.columns:
             row[col], row[f"{col}_std"] = float(per_seed[col].mean()), float(per_seed[col].std(ddof=1))
             row[f"{col}_ci"] = seed_summary(per_seed[col])["ci_half_width"]
         rows.append(row)
     df = pd.DataFrame(rows)
-    df.attrs["caption"] = _caption(cells, tasks)
+    df.attrs["caption"] = _caption(cells, tasks, with_probes)
     return df
 
 
-def _caption(cells: list, tasks: list[str]) -> str:
+def _caption(cells: list, tasks: list[str], with_probes: bool) -> str:
     first = cells[0]
     parts = []
-    if "probes" in first:
+    if with_probes:
         baselines = ", ".join(
             f"{a} {np.mean([c['probes'][a]['majority'] for c in cells]):.1f}" for a in first["probes"]
         )
@@ -75,7 +76,7 @@ def _caption(cells: list, tasks: list[str]) -> str:
     if tasks:
         parts.append(
             "Closed-answer tasks scored from the generated answer and from the answer with the highest "
-            "log-likelihood (the option letters, or yes and no), by the same official metric."
+            "log-likelihood (the option letters, or the yes and no words), by the same official metric."
         )
     return " ".join(parts) + " Mean ± sample std [95% t-interval of the mean over seeds]."
 

@@ -49,6 +49,8 @@ def evaluate_cell(
     cell, evaluation = spec.cell, spec.evaluation
     order = [*spec.pretrain_tasks, cell.target]
     test_rows = {task: load_rows(data_dir, task, "test", evaluation.max_test_examples) for task in order}
+    if evaluation.probes is not None and not has_probes(data_dir):  # before any answer is generated
+        raise FileNotFoundError(f"evaluation.probes is set but {data_dir} has no probe sets (data.probes)")
     if any(rows[0]["kind"] == "caption" for rows in test_rows.values()):
         java()  # CIDEr's tokenizer: a machine without Java stops here, not after generating every answer
     device = setup_torch(threads)
@@ -84,7 +86,7 @@ def evaluate_cell(
             pad_id=processor.tokenizer.pad_token_id,
             device=device,
         )
-        closed = evaluation.likelihood and result["kind"] in ("multiple_choice", "yes_no")
+        closed = evaluation.likelihood is not None and result["kind"] in ("multiple_choice", "yes_no")
         likelihood = (
             likelihood_result(
                 model,
@@ -92,6 +94,7 @@ def evaluate_cell(
                 enc,
                 rows,
                 spec.prompt,
+                evaluation.likelihood,
                 batch_size=evaluation.batch_size,
                 device=device,
             )
@@ -105,10 +108,6 @@ def evaluate_cell(
         arrays[f"multimodal__{task}"] = multimodal.numpy()
     probes = None
     if evaluation.probes is not None:
-        if not has_probes(data_dir):
-            raise FileNotFoundError(
-                f"evaluation.probes is set but {data_dir} has no probe sets (data.probes)"
-            )
         probes = probe_results(
             model,
             processor,
@@ -119,6 +118,7 @@ def evaluate_cell(
             batch_size=evaluation.batch_size,
             device=device,
             image_size=spec.backbone.image_resize,
+            threads=threads,
         )
     out = Path(out_dir)
     metrics_file, representations_file, predictions_file = (out / name for name in EVALUATION_OUTPUTS)

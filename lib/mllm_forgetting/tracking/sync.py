@@ -82,6 +82,8 @@ def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT)
         present = run.client.get_run(run.run_id).data.metrics
         run.log_metrics({k: v for k, v in final.items() if present.get(k) != v})
         run.log_artifact(cell_dir / "metrics.json")
+        if (cell_dir / "predictions.jsonl").exists():  # written by evaluations since it was added
+            run.log_artifact(cell_dir / "predictions.jsonl")
         run.close()
     write_state(cell_dir, run.run_id)
     return run.run_id
