@@ -99,7 +99,12 @@ def world(tmp_path_factory):
     and a zero-shot cell's train outputs (train.json, model/ pointing at phi) for evaluate."""
     root = tmp_path_factory.mktemp("bad_input")
     build_benchmark(
-        root / "data", ["vqa", "okvqa"], {"train": 4, "val": 2, "test": 4}, seed=0, progress=False
+        root / "data",
+        ["vqa", "okvqa"],
+        {"train": 4, "val": 2, "test": 4},
+        seed=0,
+        progress=False,
+        probe_sizes={"train": 4, "test": 4},
     )
     words = read_vocabulary(root / "data") + CONFIG.prompt_of("tiny-llava").words()
     save_checkpoint(LLAVA, words, root / "llava")

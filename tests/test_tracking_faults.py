@@ -118,7 +118,14 @@ def cells(tmp_path_factory):
     """The four cells above, run into one results directory whose SQLite store works (init_store)."""
     root = tmp_path_factory.mktemp("tracking_faults")
     data, pretrained, results = root / "data", root / "pretrained", root / "results"
-    build_benchmark(data, ["vqa", "okvqa"], {"train": 16, "test": 8}, seed=0, progress=False)
+    build_benchmark(
+        data,
+        ["vqa", "okvqa"],
+        {"train": 16, "test": 8},
+        seed=0,
+        progress=False,
+        probe_sizes={"train": 8, "test": 4},
+    )
     torch.manual_seed(0)
     model, processor = build_backbone(
         BACKBONE.architecture, BACKBONE.size, read_vocabulary(data) + CONFIG.prompt_of("tiny-llava").words()
@@ -320,7 +327,10 @@ def test_sync_puts_exactly_one_complete_run_per_cell_in_mlflow(cells):
         assert run.data.metrics["okvqa.score"] == metrics["tasks"]["okvqa"]["score"]
         assert run.data.metrics["vqa.erank_pooled"] == pytest.approx(metrics["tasks"]["vqa"]["erank_pooled"])
         assert run.data.metrics["trainable_params"] == read(results, case, "train.json")["trainable_params"]
-        assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["metrics.json"]
+        assert sorted(a.path for a in client.list_artifacts(run.info.run_id)) == [
+            "metrics.json",
+            "predictions.jsonl",
+        ]
         # the UI's Dataset column: the prepared data, once as trained on and once as evaluated on
         inputs = run.inputs.dataset_inputs
         assert sorted((i.dataset.name, i.tags[0].value) for i in inputs) == [
