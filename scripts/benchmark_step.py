@@ -21,6 +21,11 @@ parser.add_argument("--backbones", nargs="*", help="default: every built backbon
 parser.add_argument(
     "--methods", type=yaml.safe_load, default={}, help="more method entries to time (YAML mapping)"
 )
+parser.add_argument(
+    "--continual",
+    action="store_true",
+    help="also time the config's continual.methods entries (a later stage)",
+)
 parser.add_argument("--reference", default="finetune", help="the method the ratios are taken against")
 parser.add_argument("--task", help="the training split timed (default: each backbone's last target)")
 parser.add_argument("--batch-size", type=int, default=32)
@@ -38,13 +43,16 @@ def main():
     raw = read_yaml(args.config)
     config = load_config({**raw, "methods": {**raw["methods"], **args.methods}})
     names = args.backbones or [n for n, b in config.backbones.items() if b.built]
+    methods = dict(config.methods)
+    if args.continual and config.continual is not None:
+        methods.update({f"continual.{n}": e.config for n, e in config.continual.methods.items()})
     summary = []
     for name in names:
         result = benchmark_backbone(
             name,
             config.backbones[name],
             config.prompt_of(name),
-            config.methods,
+            methods,
             config.data.dir,
             task=args.task or config.targets_of(name)[-1],
             representation_layer=config.evaluation.representation_layer,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Score a tuned cell on every pre-trained task and its target; effective ranks and representations too."""
+"""Score a tuned cell on every pre-trained task and its target (a continual stage: every task of its
+sequence); effective ranks and representations too."""
 
 from mllm_forgetting.cli import parse_args, run, spec_context
 
@@ -9,11 +10,11 @@ args = parse_args(
 
 
 def main():
-    from mllm_forgetting.spec import EvaluateSpec, from_json
+    from mllm_forgetting.spec import evaluate_spec_from_json
     from mllm_forgetting.steps.evaluate import evaluate_cell
 
     evaluate_cell(
-        from_json(EvaluateSpec, args.spec),
+        evaluate_spec_from_json(args.spec),
         data_dir=args.data,
         pretrained_dir=args.pretrained,
         model_dir=args.model,

@@ -249,13 +249,13 @@ CONFIG_CASES = {
     ),
     "method_type": (
         lambda c: c["methods"]["lora"].update(type="lora2"),
-        "methods.lora: unknown method type 'lora2' (did you mean 'lora'? "
-        "valid: zero_shot, finetune, lora, mdgd, mdgd_gm, model_tailor)",
+        f"methods.lora: unknown method type 'lora2' (did you mean 'lora'? valid: {', '.join(METHODS)})",
     ),
     "unknown_key": (
         lambda c: c.update(unknown_key=1),
         "config: unknown option 'unknown_key' (valid: data, backbones, targets, methods, training, "
-        "evaluation, seeds, threads, checkpoint_every, results, mlflow, prompts)",
+        "evaluation, seeds, threads, checkpoint_every, results, mlflow, prompts, "
+        "continual)",
     ),
     "backbone_target": (
         lambda c: c["backbones"]["tiny-resampler"].update(targets=["okvqa", "flickr"]),

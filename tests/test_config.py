@@ -9,6 +9,7 @@ import yaml
 from conftest import REPO, SMOKE, copy_workflow, smoke_config, snakemake, train_spec_for
 from mllm_forgetting.config.settings import load_config
 from mllm_forgetting.config.typed import ConfigError
+from mllm_forgetting.methods import METHODS
 
 CONFIGS = ["config/config.yaml", "config/smoke.yaml", "config/paper.yaml"]
 
@@ -59,8 +60,7 @@ def error_of(edit) -> str:
         ),
         (
             lambda c: c["methods"]["lora"].update(type="lora2"),
-            "methods.lora: unknown method type 'lora2' (did you mean 'lora'? valid: zero_shot, "
-            "finetune, lora, mdgd, mdgd_gm, model_tailor)",
+            f"methods.lora: unknown method type 'lora2' (did you mean 'lora'? valid: {', '.join(METHODS)})",
         ),
         (lambda c: c["methods"]["lora"].update(r=0), "methods.lora: r must be >= 1; got 0"),
         (
@@ -89,9 +89,8 @@ def error_of(edit) -> str:
         ),
         (
             lambda c: c["data"].update(pretrain_tasks=["vqa", "gqaa"]),
-            "data: pretrain_tasks: unknown task 'gqaa' for source 'generated'; valid: caption, gqa, "
-            "mmbench, okvqa, "
-            "pope, sqa, textvqa, vizwiz, vqa",
+            "data: pretrain_tasks: unknown task 'gqaa' for source 'generated'; valid: caption, classify, "
+            "count, gqa, grounding, mmbench, ocr, okvqa, pope, sqa, textvqa, vizwiz, vqa",
         ),
         (
             lambda c: c["training"].pop("steps"),
@@ -101,7 +100,7 @@ def error_of(edit) -> str:
             lambda c: c.update(unknown_key=1),
             "config: unknown option 'unknown_key' (valid: data, backbones, targets, "
             "methods, training, evaluation, seeds, threads, checkpoint_every, results, mlflow, "
-            "prompts)",
+            "prompts, continual)",
         ),
         (
             lambda c: c["evaluation"].update(representation_layer=40),

@@ -55,6 +55,11 @@ def test_build_is_byte_identical(bench, tmp_path):
     )
 
 
+# answers longer than one word: gqa and classify name an object or class by two words, ocr reads two
+# digits, grounding answers a box "x0 y0 x1 y1"
+ANSWER_WORDS = {"gqa": 2, "classify": 2, "ocr": 2, "grounding": 4}
+
+
 def test_schema_and_text_rules(bench):
     for task, spec in TASKS.items():
         assert spec.kind in KINDS
@@ -73,10 +78,9 @@ def test_schema_and_text_rules(bench):
                     assert WORDS.user_text(ex) == "describe the image"
                     assert 3 <= len(ex["answers"]) <= 5 and len(set(ex["answers"])) == len(ex["answers"])
                     assert all(len(a.split()) <= 12 for a in ex["answers"])
-                else:  # one word; gqa names an object by colour and shape
-                    assert len(ex["answers"]) == 1 and len(ex["answers"][0].split()) == (
-                        2 if task == "gqa" else 1
-                    )
+                else:  # one word, except names of two words and boxes of four (ANSWER_WORDS)
+                    assert len(ex["answers"]) == 1
+                    assert len(ex["answers"][0].split()) == ANSWER_WORDS.get(task, 1)
                 if spec.kind != "caption":
                     assert re.fullmatch(TEXT, ex["question"]), ex["question"]
                 for text in [*ex["options"], *ex["answers"]]:

@@ -11,7 +11,7 @@ import torch
 from conftest import REPO, SMOKE, check_mdgd_first_step, smoke_config, train_spec_for
 from mllm_forgetting.config.typed import ConfigError, build
 from mllm_forgetting.errors import NonFiniteLossError
-from mllm_forgetting.methods import TuneContext, make_method
+from mllm_forgetting.methods import METHODS, TuneContext, make_method
 from mllm_forgetting.methods.mdgd import MDGDConfig
 from mllm_forgetting.methods.mdgd_gm import MDGDGradientMaskConfig
 from mllm_forgetting.models.parts import trainable_names
@@ -219,7 +219,7 @@ def test_non_finite_loss_stops_with_cell_and_step():
 def test_unknown_method_type_names_the_valid_ones():
     with pytest.raises(
         ValueError,
-        match=r"^unknown method type 'sgd'; valid: zero_shot, finetune, lora, mdgd, mdgd_gm, model_tailor$",
+        match=rf"^unknown method type 'sgd'; valid: {', '.join(METHODS)}$",
     ):
         make_method("sgd")
 
@@ -253,8 +253,7 @@ def test_train_script_reports_one_line_error(tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: cell b/t/m/seed0: spec.method: unknown method type 'nope'; valid: "
-        "zero_shot, finetune, lora, mdgd, mdgd_gm, model_tailor"
+        f"error: cell b/t/m/seed0: spec.method: unknown method type 'nope'; valid: {', '.join(METHODS)}"
     )
     assert not (tmp_path / "out").exists()
 

@@ -261,7 +261,10 @@ def test_lora_adapters_train_save_and_merge_through_the_adapter(tmp_path):
     merged = PeftModel.from_pretrained(adapted()[0], tmp_path).merge_and_unload()
     assert isinstance(merged, MiniCPMVInputs)
     with torch.no_grad():
-        assert torch.allclose(merged(**inputs(batch)).logits, model(**inputs(batch)).logits, atol=1e-5)
+        # merging W + BA into one matrix reorders float32 sums: logits of magnitude ~5 agree to ~1e-4
+        torch.testing.assert_close(
+            merged(**inputs(batch)).logits, model(**inputs(batch)).logits, rtol=1e-4, atol=2e-4
+        )
 
 
 def test_remote_code_that_does_not_import_says_where_to_read_why(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .cells import Cell
+from .cells import cell_from_dict
 from .errors import NonFiniteLossError, Preempted
 
 # OSError: a missing file, a refused permission, a full disk (ENOSPC); ConfigError is a ValueError.
@@ -23,11 +23,15 @@ ARGUMENTS = {
     "data": {"required": True, "help": "prepared datasets directory"},
     "pretrained": {"required": True, "help": "the backbone's pre-trained checkpoint (phi)"},
     "model": {"required": True, "help": "the cell's model/ directory (written by train)"},
-    "train-json": {"required": True, "help": "the cell's train.json"},
+    "train-json": {"default": None, "help": "the cell's train.json (none: the pre-trained model, stage 0)"},
     "out": {"required": True, "help": "output directory"},
     "results": {"required": True, "help": "results directory (the MLflow store unless MLFLOW_TRACKING_URI)"},
     "threads": {"type": int, "required": True, "help": "torch threads"},
     "checkpoint-every": {"type": int, "required": True, "help": "checkpoint every N steps (0: never)"},
+    "previous": {
+        "default": None,
+        "help": "the previous stage's directory (a continual stage after the first)",
+    },
     "state-dir": {"required": True, "help": "pre-training's checkpoints (a rerun resumes from them)"},
     "no-tracking": {"action": "store_true", "help": "log nothing to MLflow (local files only)"},
 }
@@ -59,7 +63,7 @@ def spec_context(spec_json: str, step: str) -> str:
     try:
         spec = json.loads(spec_json)
         if "cell" in spec:
-            return f"cell {Cell(**spec['cell']).name}"
+            return f"cell {cell_from_dict(spec['cell']).name}"
         return f"{step} {spec['backbone_name']}"
     except (ValueError, TypeError, KeyError):
         return step

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .cells import Cell
+from .cells import Cell, Stage, cell_from_dict
 from .config.settings import BackboneConfig, Config, DataConfig, EvaluationConfig
 from .config.typed import ConfigError, as_plain, build
 from .methods.base import METHODS, MethodConfig
@@ -45,6 +45,22 @@ class EvaluateSpec:
     evaluation: EvaluationConfig
     pretrain_tasks: list[str]
     prompt: PromptTemplate
+
+
+@dataclass(frozen=True)
+class StageTrainSpec(TrainSpec):
+    """A continual stage's train step: a tuning cell that starts from the previous stage (cell: a Stage)."""
+
+    tasks: list[str]  # the sequence, in order (replay draws the earlier ones' buffers)
+    phi: str  # the MDGD family's phi: pretrained or previous
+    pretrain_tasks: list[str]  # replay with pretrained_tasks draws their buffers too
+
+
+@dataclass(frozen=True)
+class StageEvaluateSpec(EvaluateSpec):
+    """A continual stage's evaluate step: every pre-trained task and every task of the sequence."""
+
+    tasks: list[str]
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,42 @@ def pretrain_spec(config: Config, backbone: str) -> PretrainSpec:
     )
 
 
+def stage_train_spec(config: Config, stage: Stage) -> StageTrainSpec:
+    entry = config.continual.methods[stage.method]
+    training = config.training.with_overrides(config.continual.training)
+    return StageTrainSpec(
+        cell=stage,
+        backbone=_result_part(config.backbones[stage.backbone]),
+        method=entry.config,
+        training=training.with_overrides(entry.config.training),
+        representation_layer=config.evaluation.representation_layer,
+        prompt=config.prompt_of(stage.backbone),
+        experiment=config.mlflow.experiment,
+        tasks=list(config.continual.sequences[stage.sequence]),
+        phi=entry.phi,
+        pretrain_tasks=config.pretrain_tasks_of(stage.backbone),
+    )
+
+
+def stage_evaluate_spec(config: Config, stage: Stage) -> StageEvaluateSpec:
+    from dataclasses import replace
+
+    c = config.continual
+    evaluation = replace(
+        config.evaluation,
+        max_test_examples=c.max_test_examples or config.evaluation.max_test_examples,
+        probes=config.evaluation.probes if c.probes else None,
+    )
+    return StageEvaluateSpec(
+        cell=stage,
+        backbone=_result_part(config.backbones[stage.backbone]),
+        evaluation=evaluation,
+        pretrain_tasks=config.pretrain_tasks_of(stage.backbone),
+        prompt=config.prompt_of(stage.backbone),
+        tasks=list(c.sequences[stage.sequence]),
+    )
+
+
 def _result_part(backbone: BackboneConfig) -> BackboneConfig:
     """The entry without its cluster resources, which change no result (editing them reruns nothing)."""
     from dataclasses import replace
@@ -124,7 +176,7 @@ def from_json(cls, text: str):
     if not isinstance(data, dict):
         raise ConfigError("spec: expected a JSON object")
     parts = {
-        "cell": lambda v: Cell(**v),
+        "cell": cell_from_dict,
         "backbone": _backbone,
         "method": _method,
         "training": lambda v: build(TrainingConfig, v, "spec.training"),
@@ -139,6 +191,15 @@ def from_json(cls, text: str):
             f"spec: not a {cls.__name__} (unknown {sorted(unknown)}, missing {sorted(missing)})"
         )
     return cls(**{k: parts.get(k, lambda v: v)(v) for k, v in data.items()})
+
+
+def evaluate_spec_from_json(text: str) -> EvaluateSpec:
+    """An EvaluateSpec, or a StageEvaluateSpec when the cell is a continual stage."""
+    try:
+        is_stage = "sequence" in json.loads(text).get("cell", {})
+    except (json.JSONDecodeError, AttributeError):
+        is_stage = False  # from_json names what is wrong
+    return from_json(StageEvaluateSpec if is_stage else EvaluateSpec, text)
 
 
 def _backbone(value: dict) -> BackboneConfig:

@@ -3,9 +3,16 @@ import re
 import shlex
 from pathlib import Path
 
-from mllm_forgetting.cells import Cell
-from mllm_forgetting.reporting import FIGURES
-from mllm_forgetting.spec import evaluate_spec, pretrain_spec, to_json, train_spec
+from mllm_forgetting.cells import Cell, Stage
+from mllm_forgetting.reporting import CONTINUAL_FIGURES, FIGURES
+from mllm_forgetting.spec import (
+    evaluate_spec,
+    pretrain_spec,
+    stage_evaluate_spec,
+    stage_train_spec,
+    to_json,
+    train_spec,
+)
 
 ENV = "../../environment.yml"
 RESULTS = CONFIG.results  # every output goes under it (config key `results`)
@@ -79,3 +86,63 @@ def all_tables():
 
 def all_figures():
     return [f"{RESULTS}/figures/{b}_{t}_{figure}.png" for b, t in CONFIG.grid() for figure in FIGURES]
+
+
+# ------------------------------------------------------------------------------ continual sequences
+SEQUENCES = CONFIG.continual.sequences if CONFIG.continual else {}
+SEQUENCE_METHODS = list(CONFIG.continual.methods) if CONFIG.continual else []
+CONTINUAL = f"{RESULTS}/continual"
+
+
+def stage_of(w):
+    """The Stage of a stage rule's wildcards; its task must be the sequence's index-th."""
+    tasks, index = SEQUENCES[w.sequence], int(w.index)
+    if not 1 <= index <= len(tasks) or tasks[index - 1] != w.task:
+        raise ValueError(f"{w.sequence} has no stage {index}_{w.task}; its stages: {stage_names(w.sequence)}")
+    return Stage(w.backbone, w.task, w.smethod, int(w.seed), w.sequence, index)
+
+
+def pretrained_stage(w):
+    """Stage 0: the pre-trained model, scored on the sequence (row 0 of the accuracy matrix)."""
+    return Stage(w.backbone, "pretrained", "pretrained", 0, w.sequence, 0)
+
+
+def stage_names(sequence):
+    return [f"stage{i}_{t}" for i, t in enumerate(SEQUENCES[sequence], 1)]
+
+
+def stage_dir(stage):
+    return f"{CONTINUAL}/{stage.run}/{stage.directory}"
+
+
+def previous_stage(w):
+    """Stage k-1's model/ and carry.pt (nothing for stage 1)."""
+    stage = stage_of(w)
+    if stage.index == 1:
+        return []
+    before = Stage(
+        stage.backbone,
+        SEQUENCES[stage.sequence][stage.index - 2],
+        stage.method,
+        stage.seed,
+        stage.sequence,
+        stage.index - 1,
+    )
+    return [f"{stage_dir(before)}/model", f"{stage_dir(before)}/carry.pt"]
+
+
+def sequence_files(backbone, sequence, name):
+    """The file `name` of every stage of every method and seed of one backbone x sequence."""
+    return [
+        f"{stage_dir(stage)}/{name}"
+        for b, q, m, s in CONFIG.sequence_runs()
+        if (b, q) == (backbone, sequence)
+        for stage in CONFIG.stages(b, q, m, s)
+    ]
+
+
+def all_continual():
+    pairs = sorted({(b, q) for b, q, _, _ in CONFIG.sequence_runs()})
+    tables = [f"{CONTINUAL}/tables/{b}_{q}.{ext}" for b, q in pairs for ext in ("csv", "md")]
+    figures = [f"{CONTINUAL}/figures/{b}_{q}_{f}.png" for b, q in pairs for f in CONTINUAL_FIGURES]
+    return tables + figures

@@ -11,13 +11,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..cells import Cell
+from ..cells import Cell, Stage
 from ..prompts import PROMPTS, PromptTemplate
 from ..tracking.mlflow_store import DEFAULT_EXPERIMENT
-from ..training.settings import PretrainConfig, TrainingConfig
+from ..training.settings import PretrainConfig, TrainingConfig, TrainingOverride
 from .typed import ConfigError, as_plain, build, option, unknown_key
+
+if TYPE_CHECKING:
+    from ..methods.base import MethodConfig
 
 NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # backbone and method names become path components and wildcards
 
@@ -245,6 +248,57 @@ class BackboneConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SequenceMethod:
+    """A method entry of `continual.methods`: the method's config, and which model phi is in a stage."""
+
+    config: MethodConfig
+    phi: Literal["pretrained", "previous"] = "pretrained"
+
+    @property
+    def label(self) -> str | None:
+        return self.config.label
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContinualConfig:
+    """Continual instruction tuning (docs/continual.md): every sequence learnt task after task, by every
+    backbone x method x seed; stage k starts from stage k-1's tuned state and is scored on every task of
+    the sequence and every pre-trained task."""
+
+    sequences: dict[str, list[str]] = option(
+        "sequence name -> its tasks in the order they are learnt (each one of data.target_tasks)"
+    )
+    methods: dict[str, Any] = option(
+        "stage method entry -> {type: <method type>, ...its options}; the MDGD family also takes "
+        "`phi: pretrained` (the paper's frozen model, default) or `phi: previous` (the previous stage's)"
+    )
+    backbones: list[str] | None = option("backbones that learn the sequences (null = every backbone)", None)
+    seeds: list[int] = option("seeds of every sequence run", [0])
+    training: TrainingOverride | None = option(
+        "overrides of the shared `training` block for every stage (a method's own come after)", None
+    )
+    max_test_examples: int | None = option(
+        "score at most this many test questions per task at each stage (null = evaluation.max_test_examples)",
+        None,
+        min=1,
+    )
+    probes: bool = option("also fit the linear probes (evaluation.probes) at every stage", False)
+
+    def __post_init__(self):
+        if not self.sequences:
+            raise ConfigError("sequences: give at least one sequence")
+        for name, tasks in self.sequences.items():
+            if not NAME.fullmatch(name):
+                raise ConfigError(f"sequences.{name}: a sequence name must be letters, digits, '_', '.', '-'")
+            if len(tasks) < 2 or len(set(tasks)) != len(tasks):
+                raise ConfigError(f"sequences.{name}: two or more different tasks; got {tasks}")
+        if not self.methods:
+            raise ConfigError("methods: give at least one method entry")
+        if not self.seeds:
+            raise ConfigError("seeds: give at least one seed")
+
+
+@dataclass(frozen=True, kw_only=True)
 class MlflowConfig:
     experiment: str = option("MLflow experiment of every cell's run", DEFAULT_EXPERIMENT)
 
@@ -271,6 +325,9 @@ class Config:
     )
     mlflow: MlflowConfig = option("tracking", MlflowConfig())
     prompts: dict[str, PromptTemplate] = option("prompt templates besides the built-in ones (prompts.py)", {})
+    continual: ContinualConfig | None = option(
+        "continual instruction tuning: task sequences learnt stage by stage (null = none)", None
+    )
 
     # ---------------------------------------------------------------- the grid
 
@@ -292,6 +349,18 @@ class Config:
         base = self.methods[cell.method].base_entry()
         return None if base is None else Cell(cell.backbone, cell.target, base, cell.seed)
 
+    def sequence_runs(self) -> list[tuple[str, str, str, int]]:
+        """(backbone, sequence, method entry, seed) of every continual run."""
+        c = self.continual
+        if c is None:
+            return []
+        backbones = c.backbones or list(self.backbones)
+        return [(b, q, m, s) for b in backbones for q in c.sequences for m in c.methods for s in c.seeds]
+
+    def stages(self, backbone: str, sequence: str, method: str, seed: int) -> list[Stage]:
+        tasks = self.continual.sequences[sequence]
+        return [Stage(backbone, t, method, seed, sequence, i) for i, t in enumerate(tasks, 1)]
+
     def prompt_of(self, backbone: str) -> PromptTemplate:
         return {**PROMPTS, **self.prompts}[self.backbones[backbone].prompt]
 
@@ -311,8 +380,13 @@ def load_config(mapping: dict) -> Config:
         if not NAME.fullmatch(name):
             raise ConfigError(f"backbones.{name}: a backbone name must be letters, digits, '_', '.', '-'")
     backbones = {name: with_typed_size(b, f"backbones.{name}") for name, b in config.backbones.items()}
-    config = dataclasses.replace(config, methods=methods, backbones=backbones)
+    continual = config.continual
+    if continual is not None:
+        entries = {name: _sequence_method(name, entry, METHODS) for name, entry in continual.methods.items()}
+        continual = dataclasses.replace(continual, methods=entries)
+    config = dataclasses.replace(config, methods=methods, backbones=backbones, continual=continual)
     _check_grid(config)
+    _check_continual(config)
     if config.evaluation.probes is not None and config.data.probes is None:
         raise ConfigError(
             "evaluation.probes: the probes are fitted on the probe sets; set data.probes (or probes: null)"
@@ -330,6 +404,49 @@ def _method_config(name: str, entry, registry):
     if method_type not in registry:
         raise ConfigError(f"{where}: {unknown_key(method_type, registry, 'method type')}")
     return build(registry[method_type].config, {k: v for k, v in entry.items() if k != "type"}, where)
+
+
+def _sequence_method(name: str, entry, registry) -> SequenceMethod:
+    """A `continual.methods` entry: a method entry plus `phi` for the methods that have a phi."""
+    where = f"continual.methods.{name}"
+    entry = dict(entry) if isinstance(entry, dict) else entry
+    phi = entry.pop("phi", "pretrained") if isinstance(entry, dict) else "pretrained"
+    config = _method_config(name, entry, registry)
+    method = registry[config.method_type].method
+    if not method.trains or method.post_hoc:
+        raise ConfigError(
+            f"{where}: a {config.method_type} entry does not train; every stage of a sequence trains"
+        )
+    if phi not in ("pretrained", "previous"):
+        raise ConfigError(f"{where}: phi must be pretrained or previous; got {phi!r}")
+    if phi != "pretrained" and not method.has_phi:
+        raise ConfigError(f"{where}: phi: only the MDGD family has a phi; {config.method_type} takes none")
+    return SequenceMethod(config=config, phi=phi)
+
+
+def _check_continual(config: Config) -> None:
+    """Every backbone of the sequences exists; every sequence task is prepared and its prompt covers it."""
+    c = config.continual
+    if c is None:
+        return
+    for name in c.backbones or []:
+        if name not in config.backbones:
+            raise ConfigError(f"continual.backbones: {unknown_key(name, config.backbones, 'backbone')}")
+    for sequence, tasks in c.sequences.items():
+        for task in tasks:
+            if task not in config.data.target_tasks:
+                raise ConfigError(
+                    f"continual.sequences.{sequence}: task {task!r} is not prepared; valid "
+                    f"(data.target_tasks): {', '.join(config.data.target_tasks)}"
+                )
+        for backbone in c.backbones or list(config.backbones):
+            template = config.prompt_of(backbone)
+            for task in tasks:
+                try:
+                    template.task_prompt(task, config.data.kind(task))
+                except ConfigError as err:
+                    raise ConfigError(f"continual: backbone {backbone}: {err}") from None
+            _check_answer_budget(config, tasks)
 
 
 def _check_bases(methods: dict) -> None:

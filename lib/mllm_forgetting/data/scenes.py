@@ -115,3 +115,73 @@ def paste_digit(img: Image.Image, scan: np.ndarray, pos: int, dark_ink: bool) ->
     a = 240 - 220 * ink if dark_ink else 20 + 220 * ink
     patch = Image.fromarray(a.astype(np.uint8), "L").resize((size // 2, size // 2), Image.Resampling.BILINEAR)
     img.paste(patch.convert("RGB"), ((pos % 2) * size // 2, (pos // 2) * size // 2))
+
+
+# ------------------------------------------------- 3x3 grid scenes (grounding) and counting scenes
+
+GRID = 3  # cells per side of the grounding grid; cell index c: row c // GRID, col c % GRID
+CELL_TENTHS = 3  # a cell spans 3 tenths of the image side: boxes are single digits ("10" is no word)
+
+
+@dataclass(frozen=True)
+class GridObj:
+    shape: str
+    color: str
+    cell: int  # index into the 3x3 grid, row-major
+
+    @property
+    def row(self) -> int:
+        return self.cell // GRID
+
+    @property
+    def col(self) -> int:
+        return self.cell % GRID
+
+
+def cell_box(cell: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of a grid cell in tenths of the image side: the grid covers tenths 0..9 (the last
+    tenth on the right and at the bottom stays empty), so every coordinate is one digit."""
+    row, col = divmod(cell, GRID)
+    return (CELL_TENTHS * col, CELL_TENTHS * row, CELL_TENTHS * (col + 1), CELL_TENTHS * (row + 1))
+
+
+def random_grid_scene(rng: np.random.Generator, n: int, cell: int) -> list[GridObj]:
+    """n objects of distinct shapes and colours in distinct cells of the 3x3 grid, the first one at `cell`."""
+    shapes = rng.permutation(len(SHAPES))[:n]
+    colors = rng.permutation(len(COLORS))[:n]
+    others = rng.permutation(np.array([c for c in range(GRID * GRID) if c != cell]))[: n - 1]
+    names = list(COLORS)
+    return [GridObj(SHAPES[s], names[c], int(p)) for s, c, p in zip(shapes, colors, [cell, *others])]
+
+
+def render_grid_scene(scene: list[GridObj], size: int, rng: np.random.Generator) -> Image.Image:
+    """Like render_scene, on a 3x3 grid: each object jittered inside the whole output pixels of its cell's
+    box (cell_box), so every pixel it touches lies within that box at any image size."""
+    big = size * SUPERSAMPLE
+    bg = int(rng.integers(15, 70))
+    img = Image.new("RGB", (big, big), (bg, bg, bg))
+    draw = ImageDraw.Draw(img)
+    for o in scene:
+        x0, y0, x1, y1 = cell_box(o.cell)
+        # supersampled pixels [lo, hi] (inclusive) make up the output pixels wholly inside the box
+        lo_x, lo_y = (-(-t * size // 10) * SUPERSAMPLE for t in (x0, y0))
+        hi_x, hi_y = ((t * size // 10) * SUPERSAMPLE - 1 for t in (x1, y1))
+        half = min(hi_x - lo_x, hi_y - lo_y) / 2
+        r = half * rng.uniform(0.8, 0.92)
+        slack = half - r
+        cx = (lo_x + hi_x) / 2 + rng.uniform(-slack, slack)
+        cy = (lo_y + hi_y) / 2 + rng.uniform(-slack, slack)
+        _draw_shape(draw, o.shape, cx, cy, r, COLORS[o.color])
+    return img.resize((size, size), Image.Resampling.BOX)
+
+
+def count_scene(rng: np.random.Generator, color: str, k: int, n: int) -> list[Obj]:
+    """n objects (1..4, one per quadrant) of which exactly k are `color`; the others' colours are drawn from
+    the remaining colours with repetition, and every shape is drawn with repetition."""
+    if not 1 <= k <= n <= 4:
+        raise ValueError(f"count_scene needs 1 <= k <= n <= 4, got k={k} n={n}")
+    others = [c for c in COLORS if c != color]
+    colors = [color] * k + [others[int(i)] for i in rng.integers(len(others), size=n - k)]
+    shapes = rng.integers(len(SHAPES), size=n)
+    pos = rng.permutation(4)[:n]
+    return [Obj(SHAPES[int(s)], c, int(p)) for s, c, p in zip(shapes, colors, pos)]

@@ -17,10 +17,14 @@ from .scenes import (
     POSITIONS,
     SHAPES,
     Obj,
+    cell_box,
+    count_scene,
     degrade,
     digit_pool,
     paste_digit,
+    random_grid_scene,
     random_scene,
+    render_grid_scene,
     render_scene,
 )
 
@@ -272,6 +276,101 @@ def gen_caption(rng, n, split, size):
     return rows
 
 
+# ---------------------------------------------------------------- continual-learning sequence (CoIN-like)
+# classify, grounding, ocr, count: each answer format or mapping is new to the pre-training tasks, and every
+# word they write is already in the pre-training vocabulary (tests/test_sequence_tasks.py), so a backbone
+# pre-trained on the other tasks needs no new token.
+
+# classify: arbitrary class names "<A[shape]> <B[color]>" (A = CLASS_SHAPE, B = CLASS_COLOR). A is a
+# derangement of okvqa's shape-keyed "thing" table and B of its colour-keyed "animal" table, so neither word
+# is ever what okvqa (or any other task) answers for the same object; for the same reason A uses no
+# colour-keyed fact word and B no shape-keyed one.
+CLASS_SHAPE = {"circle": "window", "square": "tent", "triangle": "church", "cross": "wheel"}
+CLASS_COLOR = {"red": "whale", "yellow": "frog", "green": "cardinal", "blue": "canary"}
+COUNT_WEIGHTS = (6, 6, 5, 3)  # count: answers one..four in the ratio 30:30:25:15 (exact per 20 rows)
+
+
+def balanced(rng: np.random.Generator, n: int, values: list) -> list:
+    """n values cycling through `values` in a random order: each occurs n // len(values) or one more times."""
+    return [values[int(i)] for i in rng.permutation(np.arange(n) % len(values))]
+
+
+def gen_classify(rng, n, split, size):
+    """ImageNet-like: one object in a random quadrant; 'what is in the image' -> its class name,
+    CLASS_SHAPE[shape] + ' ' + CLASS_COLOR[color] (16 classes, exactly balanced: n // 16 or one more each)."""
+    rows = []
+    for shape, color in balanced(rng, n, list(itertools.product(SHAPES, COLORS))):
+        img = render_scene([Obj(shape, color, int(rng.integers(4)))], size, rng)
+        answer = f"{CLASS_SHAPE[shape]} {CLASS_COLOR[color]}"
+        rows.append({"image": img, "question": "what is in the image", "answers": [answer]})
+    return rows
+
+
+def gen_grounding(rng, n, split, size):
+    """Grounding-like: one object in a cell of a 3x3 grid plus 0-2 distractors (other colours and shapes,
+    other cells); 'where is the <color> <shape>' -> its cell's box 'x0 y0 x1 y1' in tenths of the image side
+    (scenes.cell_box: 0 3 6 / 3 6 9). The 9 boxes are exactly balanced."""
+    rows = []
+    for cell in balanced(rng, n, list(range(9))):
+        scene = random_grid_scene(rng, n_objects(rng), cell)
+        o = scene[0]
+        rows.append(
+            {
+                "image": render_grid_scene(scene, size, rng),
+                "question": f"where is the {o.color} {o.shape}",
+                "answers": [" ".join(map(str, cell_box(cell)))],
+            }
+        )
+    return rows
+
+
+def gen_ocr(rng, n, split, size):
+    """OCR-VQA-like: a two-digit number, two handwritten scans side by side in one row (textvqa's
+    split-disjoint scans), plus 0-2 shapes in the other row; 'what number is written in the image' -> its
+    two digits 'd d' (a two-digit token is no word). The 100 numbers (leading 0 included) are exactly
+    balanced: n // 100 or one more each."""
+    scans, labels = digit_pool(split)
+    by_label = [np.flatnonzero(labels == d) for d in range(10)]
+    rows = []
+    for number in balanced(rng, n, list(range(100))):
+        row = int(rng.integers(2))
+        scene = random_scene(rng, n_objects(rng, 0, 2), [2 * (1 - row), 2 * (1 - row) + 1])
+        img = render_scene(scene, size, rng)
+        digits = divmod(number, 10)
+        dark_ink = rng.random() < 0.5
+        for side, d in enumerate(digits):
+            paste_digit(img, scans[pick(rng, by_label[d])], 2 * row + side, dark_ink)
+        rows.append(
+            {
+                "image": img,
+                "question": "what number is written in the image",
+                "answers": [f"{digits[0]} {digits[1]}"],
+            }
+        )
+    return rows
+
+
+def gen_count(rng, n, split, size):
+    """Counting: 1-4 objects (one per quadrant), colours may repeat; 'how many <color> shapes are there'
+    about a colour in the image -> one..four, in the ratio COUNT_WEIGHTS (30/30/25/15%; "zero" is no word).
+    The other objects are other colours, and only 1 in 10 scenes with answer k < 4 holds just k objects, so
+    the total count (what vqa's 'how many shapes are there' answers) is right for about 24% of rows."""
+    ks = [k for k, w in enumerate(COUNT_WEIGHTS, start=1) for _ in range(w)]
+    rows = []
+    for k in balanced(rng, n, ks):
+        total = k if k == 4 or rng.random() < 0.1 else int(rng.integers(k + 1, 5))
+        color = pick(rng, list(COLORS))
+        scene = count_scene(rng, color, k, total)
+        rows.append(
+            {
+                "image": render_scene(scene, size, rng),
+                "question": f"how many {color} shapes are there",
+                "answers": [NUMBER_WORDS[k]],
+            }
+        )
+    return rows
+
+
 TASKS: dict[str, TaskSpec] = {
     t.name: t
     for t in [
@@ -284,5 +383,9 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("mmbench", "multiple_choice", scene_rows(qa_mmbench)),
         TaskSpec("caption", "caption", gen_caption),
         TaskSpec("okvqa", "open", scene_rows(qa_okvqa)),
+        TaskSpec("classify", "open", gen_classify),
+        TaskSpec("grounding", "open", gen_grounding),
+        TaskSpec("ocr", "open", gen_ocr),
+        TaskSpec("count", "open", gen_count),
     ]
 }

@@ -5,11 +5,31 @@ Each module below registers its method when imported; adding a method is one mod
 
 from importlib import import_module
 
-from .base import METHODS, Method, MethodConfig, TuneContext, make_method, register
+from .base import METHODS, Method, MethodConfig, StageStart, TuneContext, make_method, register
 
-METHOD_MODULES = ("zero_shot", "finetune", "lora", "mdgd", "mdgd_gm", "model_tailor")
+METHOD_MODULES = (
+    "zero_shot",
+    "finetune",
+    "lora",
+    "mdgd",
+    "mdgd_gm",
+    "model_tailor",
+    "ewc",
+    "lwf",
+    "wise_ft",
+    "replay",
+)
 
 for _name in METHOD_MODULES:
     import_module(f"{__name__}.{_name}")
 
-__all__ = ["METHODS", "METHOD_MODULES", "Method", "MethodConfig", "TuneContext", "make_method", "register"]
+__all__ = [
+    "METHODS",
+    "METHOD_MODULES",
+    "Method",
+    "MethodConfig",
+    "StageStart",
+    "TuneContext",
+    "make_method",
+    "register",
+]

@@ -3,7 +3,10 @@
 A method is one module: a config dataclass (its options, documented and checked when the config is
 loaded) and a `Method` subclass registered with `@register("<type>", <Config>)`, which chooses and
 freezes parameters (`prepare`) and sets their gradients for a minibatch (`step`); a post-hoc method
-(Model Tailor) instead turns another cell's tuned model into its own (`tailor`). Method modules import
+(Model Tailor) instead turns another cell's tuned model into its own (`tailor`). A continual method also
+hears when a stage begins (`begin`: the pre-trained tensors and what the previous stage carried), may add
+earlier tasks' rows to a stage's data (`replay_fraction`) and hands the next stage what it needs
+(`finish`); a single-target cell is a sequence of one stage. Method modules import
 torch inside their functions: the Snakefile loads every method's config class at each invocation and
 stays torch-free (tests/test_config.py checks it).
 """
@@ -73,6 +76,16 @@ class StepCost:
 
 
 @dataclass(frozen=True)
+class StageStart:
+    """What a method is told when a stage begins (a single-target cell: stage 1 of a sequence of one)."""
+
+    index: int  # 1-based
+    pretrained: dict  # name -> the pre-trained model's tensor, for every name in ctx.trainable_names
+    carried: dict  # what the previous stage's `finish` returned ({} at stage 1)
+    phi: str = "pretrained"  # the MDGD family's phi: "pretrained" or "previous" (the stage's start)
+
+
+@dataclass(frozen=True)
 class TuneContext:
     """Facts about the backbone a method needs, taken from its config entry."""
 
@@ -89,6 +102,8 @@ class Method:
 
     trains = True
     post_hoc = False  # True: no training steps; `tailor` turns the base entry's cell's model into this one's
+    has_phi = False  # True: a frozen model phi is part of the step (the MDGD family; `phi` in a sequence)
+    replay_fraction = 0.0  # > 0: each earlier task's buffer (this fraction of its train rows) joins a stage
     method_type = ""  # set by @register
     cost: StepCost | None = StepCost()  # None: no training step (zero-shot)
 
@@ -111,6 +126,16 @@ class Method:
         with self.phase("backward"):
             loss.backward()
         return {"loss": loss.detach()}
+
+    def begin(self, model: nn.Module, ctx: TuneContext, start: StageStart) -> None:
+        """After `prepare`, before the first step (a resumed run calls it again, then loads its state)."""
+
+    def finish(
+        self, model: nn.Module, ctx: TuneContext, data, *, carry: bool, batch_size: int, pad_id: int, device
+    ) -> dict:
+        """After the last step: change the trained model if the method does (WiSE-FT) and, with `carry`,
+        return what the next stage's `begin` gets as `start.carried` (tensors by name; saved as carry.pt)."""
+        return {}
 
     def phase(self, name: str):
         """Context around one pass of a step. Does nothing; the step benchmark sets a timer in its place."""

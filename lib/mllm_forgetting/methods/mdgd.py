@@ -52,6 +52,7 @@ class MDGDConfig(MethodConfig):
 class MDGD(Method):
     # theta and phi forward, g and h of each backward; phi's copy and four gradients of the tuned tensors
     cost = StepCost(forward_models=2, backward_passes=4, extra_copies=5)
+    has_phi = True
 
     def prepare(self, model, ctx):
         from .shared import FrozenOutputs
@@ -63,6 +64,16 @@ class MDGD(Method):
         self.phi_params = [p.detach().clone().requires_grad_(True) for p in self.params]
         self.frozen = FrozenOutputs(model)
         return model
+
+    def begin(self, model, ctx, start):
+        """phi starts as the model being tuned (the previous stage's, in a sequence); with `phi: pretrained`
+        it is the pre-trained model's tensors, the paper's frozen phi, at every stage."""
+        if start.phi == "pretrained":
+            import torch
+
+            with torch.no_grad():
+                for name, p in zip(self.names, self.phi_params, strict=True):
+                    p.copy_(start.pretrained[name])
 
     def visual_drift(self, z_phi, z_theta):
         from .gradients import visual_drift

@@ -66,6 +66,7 @@ def benchmark_backbone(
         model = copy.deepcopy(base).to(device)
         ctx = tune_context(model, backbone, representation_layer)
         model = method.prepare(model, ctx)
+        method.begin(model, ctx, _later_stage(model, ctx))
         model.train()
         optimizer = torch.optim.AdamW(method.params, lr=1e-4)
 
@@ -109,6 +110,16 @@ def benchmark_backbone(
         "steps": steps,
         "methods": results,
     }
+
+
+def _later_stage(model, ctx):
+    """A stage after the first, so what a method adds there is timed: phi and WiSE-FT's anchor are the
+    model's own tensors, and a carried Fisher of ones makes EWC's penalty run (other methods ignore it)."""
+    from ..methods import StageStart
+
+    wanted = set(ctx.trainable_names)
+    tensors = {n: p.detach().clone() for n, p in model.named_parameters() if n in wanted}
+    return StageStart(2, tensors, {"fisher." + n: torch.ones_like(t) for n, t in tensors.items()})
 
 
 class PassTimer:

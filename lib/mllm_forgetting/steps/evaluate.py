@@ -19,6 +19,9 @@ from ..tracking import CellTracker, dataset_inputs, score_metrics
 from .common import EVALUATION_OUTPUTS, UNTUNED, load_model, load_rows, save_npz, setup_torch
 from .scoring import answer_budget, score_task_split
 
+# what stage 0 (the pre-trained model itself, no train step) reports in place of a train.json
+PRETRAINED_SUMMARY = {"method_type": None, "label": "Pre-trained", "options": {}, "trainable_params": 0}
+
 
 def load_tuned(model_dir, pretrained_dir, spec: EvaluateSpec, device):
     """A cell's tuned model from its model/ directory: a full checkpoint, phi with a peft adapter merged in,
@@ -40,21 +43,22 @@ def evaluate_cell(
     data_dir: str,
     pretrained_dir: str,
     model_dir: str,
-    train_json: str,
+    train_json: str | None,
     out_dir: str,
     results_dir: str,
     threads: int,
     track: bool = True,
 ) -> dict:
     cell, evaluation = spec.cell, spec.evaluation
-    order = [*spec.pretrain_tasks, cell.target]
+    sequence = getattr(spec, "tasks", None)  # a continual stage: scored on every task of its sequence
+    order = [*spec.pretrain_tasks, *(sequence or [cell.target])]
     test_rows = {task: load_rows(data_dir, task, "test", evaluation.max_test_examples) for task in order}
     if evaluation.probes is not None and not has_probes(data_dir):  # before any answer is generated
         raise FileNotFoundError(f"evaluation.probes is set but {data_dir} has no probe sets (data.probes)")
     if any(rows[0]["kind"] == "caption" for rows in test_rows.values()):
         java()  # CIDEr's tokenizer: a machine without Java stops here, not after generating every answer
     device = setup_torch(threads)
-    summary = json.loads(Path(train_json).read_text())
+    summary = json.loads(Path(train_json).read_text()) if train_json else PRETRAINED_SUMMARY
     model, processor = load_tuned(model_dir, pretrained_dir, spec, device)
     model.eval()
     erank_options = {
@@ -101,7 +105,8 @@ def evaluate_cell(
             if closed
             else None
         )
-        tasks[task] = _task_entry(task == cell.target, result, likelihood, visual, erank, enc, preds)
+        role = "target" if task == cell.target else "sequence" if task in (sequence or ()) else "pretrain"
+        tasks[task] = _task_entry(role, result, likelihood, visual, erank, enc, preds)
         choices = likelihood["choices"] if likelihood else None
         records += prediction_records(task, result["kind"], enc.ids, preds, enc.answers, choices)
         arrays[f"visual__{task}"] = visual[:, -1].numpy()
@@ -133,6 +138,7 @@ def evaluate_cell(
         "erank_options": erank_options,
         "tasks": tasks,
         "task_order": order,
+        **({"sequence_tasks": sequence} if sequence else {}),
         **({"probes": {k: _rounded(v) for k, v in probes.items()}} if probes else {}),
     }
     write_json(metrics_file, metrics)
@@ -141,13 +147,11 @@ def evaluate_cell(
     return metrics
 
 
-def _task_entry(
-    is_target: bool, result: dict, likelihood: dict | None, visual, erank: dict, enc, preds
-) -> dict:
+def _task_entry(role: str, result: dict, likelihood: dict | None, visual, erank: dict, enc, preds) -> dict:
     """A task's part of metrics.json: its score and metrics, each question's part in the score, the
     likelihood score, effective ranks and a few examples."""
     entry = {
-        "role": "target" if is_target else "pretrain",
+        "role": role,
         "kind": result["kind"],
         "score": result["score"],
         "metrics": {
@@ -155,8 +159,8 @@ def _task_entry(
         },
         # each question's part in the score (metrics/questions.py), for the paired bootstrap
         "statistic": result["statistic"],
-        "per_question": [round(v, 6) for v in result["per_question"]],
     }
+    entry = _rounded(entry | {"per_question": result["per_question"]})
     if likelihood is not None:  # the same questions scored by the answer the likelihood ranks first
         entry["likelihood"] = _rounded({k: v for k, v in likelihood.items() if k != "choices"})
     return {

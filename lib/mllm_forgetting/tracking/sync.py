@@ -9,16 +9,23 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..cells import Cell
+from ..cells import cell_from_dict
 from .mlflow_store import DEFAULT_EXPERIMENT, CellRun, init_store, score_metrics, tracking_uri
 from .safe import PARAMS_FILE, bounded_http, one_line, read_json, read_state, write_state
 
+# train.json's keys that name a cell, and a stage's besides
+CELL_KEYS, STAGE_KEYS = ["backbone", "target", "method", "seed"], ["sequence", "index"]
+
 
 def unsynced_cells(results_dir) -> list[Path]:
-    """Cell directories whose run is not (fully) in MLflow: tracking.json says so, or the cell was trained
-    without tracking (no tracking.json, no run id)."""
+    """Cell and continual-stage directories whose run is not (fully) in MLflow: tracking.json says so, or
+    the cell was trained without tracking (no tracking.json, no run id)."""
     found = []
-    for train_json in sorted(Path(results_dir, "cells").rglob("train.json")):
+    train_jsons = [
+        *Path(results_dir, "cells").rglob("train.json"),
+        *Path(results_dir, "continual").rglob("train.json"),
+    ]
+    for train_json in sorted(train_jsons):
         state = read_state(train_json.parent)
         if (not state["synced"]) if state else read_json(train_json).get("mlflow_run_id") is None:
             found.append(train_json.parent)
@@ -35,7 +42,7 @@ def sync_results(results_dir="results", experiment: str = DEFAULT_EXPERIMENT, ec
         raise ConnectionError(f"MLflow at {uri} not usable: {one_line(err)}") from err
     synced = failed = 0
     for cell_dir in unsynced_cells(results_dir):
-        name = cell_dir.relative_to(Path(results_dir, "cells")).as_posix()
+        name = cell_dir.relative_to(Path(results_dir)).as_posix()
         if not (
             cell_dir / "metrics.json"
         ).exists():  # evaluate still to run: it stays offline, a later sync takes it
@@ -54,7 +61,7 @@ def sync_results(results_dir="results", experiment: str = DEFAULT_EXPERIMENT, ec
 def sync_cell(cell_dir: Path, results_dir, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """Complete (or create) one cell's run from train.json, params.json, train_log.csv and metrics.json."""
     summary = read_json(cell_dir / "train.json")
-    cell = Cell(summary["backbone"], summary["target"], summary["method"], int(summary["seed"]))
+    cell = cell_from_dict({k: summary[k] for k in CELL_KEYS + STAGE_KEYS if k in summary})
     state = read_state(cell_dir) or {"run_id": None, "failed_stage": "train", "error": "trained untracked"}
     recorded = read_json(cell_dir / PARAMS_FILE) or {"tags": {}, "params": {}}
     with bounded_http():
