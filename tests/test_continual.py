@@ -38,7 +38,7 @@ def continual_raw():
     raw["continual"] = {
         "sequences": {"tiny": SEQUENCE},
         "backbones": ["tiny-llava"],
-        "methods": METHODS,
+        "methods": copy.deepcopy(METHODS),
         "seeds": [0],
         "training": {"steps": 6},
         "max_test_examples": 8,
@@ -121,6 +121,17 @@ def test_editing_one_methods_option_reruns_only_its_stages(continual_run):
         ["continual", "aggregate_continual"] + ["train_stage"] * 3 + ["evaluate_stage"] * 3
     )
     assert all("smethod=ewc" in wc for rule, wc in jobs if rule in ("train_stage", "evaluate_stage"))
+
+
+def test_adding_a_method_runs_only_its_stages_and_the_table(continual_run):
+    raw = continual_raw()
+    raw["continual"]["methods"]["lwf"] = {"type": "lwf", "label": "LwF"}
+    jobs = jobs_of(continual_run, write_config(continual_run, "added.yaml", raw), "continual")
+    rules = sorted(rule for rule, _ in jobs)
+    assert rules == sorted(
+        ["continual", "aggregate_continual"] + ["train_stage"] * 3 + ["evaluate_stage"] * 3
+    )
+    assert all("smethod=lwf" in wc for rule, wc in jobs if rule in ("train_stage", "evaluate_stage"))
 
 
 def test_one_stage_reruns_alone_by_its_output_path_and_ends_where_it_did(continual_run):

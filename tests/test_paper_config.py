@@ -34,17 +34,22 @@ socket.socket.connect = _refuse
 """
 
 
-@pytest.fixture(scope="module")
-def dry_run(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("paper"))
+def offline_dry_run(tmp_path_factory, configfile: str) -> str:
+    """What `snakemake -n --configfile <configfile>` prints, every network connection refused."""
+    work = copy_workflow(tmp_path_factory.mktemp("dry-run"))
     guard = tmp_path_factory.mktemp("guard")
     (guard / "sitecustomize.py").write_text(NO_NETWORK)
     proc = snakemake(
-        ["-n", "--configfile", "config/paper.yaml"],
+        ["-n", "--configfile", configfile],
         cwd=work,
         env={"PYTHONPATH": str(guard), "HF_HUB_OFFLINE": "1"},
     )
     return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    return offline_dry_run(tmp_path_factory, "config/paper.yaml")
 
 
 def test_paper_backbones_follow_the_paper():

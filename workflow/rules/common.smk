@@ -145,4 +145,8 @@ def all_continual():
     pairs = sorted({(b, q) for b, q, _, _ in CONFIG.sequence_runs()})
     tables = [f"{CONTINUAL}/tables/{b}_{q}.{ext}" for b, q in pairs for ext in ("csv", "md")]
     figures = [f"{CONTINUAL}/figures/{b}_{q}_{f}.png" for b, q in pairs for f in CONTINUAL_FIGURES]
-    return tables + figures
+    matrices = [f"{CONTINUAL}/tables/{b}_{q}_{m}_matrix.csv" for b, q in pairs for m in SEQUENCE_METHODS]
+    # every stage's scores too: a table whose inputs are missing is not rebuilt from them otherwise (a
+    # method added to the config must run its stages, as rule all asks for every cell's model)
+    stages = [path for b, q in pairs for path in sequence_files(b, q, "metrics.json")]
+    return tables + figures + matrices + stages

@@ -18,6 +18,7 @@ METHOD_MODULES = (
     "lwf",
     "wise_ft",
     "replay",
+    "moe_lora",
 )
 
 for _name in METHOD_MODULES:

@@ -107,7 +107,7 @@ def matrix_frame(stage0: dict, runs: dict, method: str, tasks: list) -> pd.DataF
     seeds = sorted(s for m, s in runs if m == method)
     R = np.mean([accuracy_matrix(stage0, runs[(method, s)], tasks) for s in seeds], axis=0)
     shown = np.where(np.tril(np.ones((len(tasks), len(tasks)), dtype=bool)), R[1:], np.nan)
-    frame = pd.DataFrame(np.vstack([R[:1], shown]), columns=tasks)
+    frame = pd.DataFrame(np.vstack([R[:1], shown]), columns=tasks).round(4)  # scores in points
     frame.insert(0, "stage", ["0_pretrained"] + [f"{k}_{t}" for k, t in enumerate(tasks, 1)])
     return frame
 
@@ -159,8 +159,12 @@ def _mean_matrix(stage0, runs, method, tasks):
 
 def plot_matrices(stage0, runs, order, tasks, labels, path):
     methods = _methods(runs, order)
-    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.9), squeeze=False)
-    for ax, method in zip(axes[0], methods):
+    cols = min(5, len(methods))
+    rows = math.ceil(len(methods) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat[len(methods) :]:
+        ax.axis("off")
+    for ax, method in zip(axes.flat, methods):
         R = _mean_matrix(stage0, runs, method, tasks)
         ax.imshow(R, vmin=0, vmax=100, cmap="viridis", aspect="auto")
         for (k, i), v in np.ndenumerate(R):
@@ -170,7 +174,8 @@ def plot_matrices(stage0, runs, order, tasks, labels, path):
         ax.set_title(labels.get(method, method), fontsize=8)
         ax.set_xticks(range(len(tasks)), tasks, rotation=60, fontsize=6)
         ax.set_yticks(range(len(tasks) + 1), ["pre"] + [str(k) for k in range(1, len(tasks) + 1)], fontsize=6)
-    axes[0][0].set_ylabel("after stage")
+    for row in axes:
+        row[0].set_ylabel("after stage")
     fig.suptitle("accuracy matrix R[stage][task] (mean over seeds)", fontsize=9)
     _save(fig, path)
 

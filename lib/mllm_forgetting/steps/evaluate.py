@@ -25,8 +25,13 @@ PRETRAINED_SUMMARY = {"method_type": None, "label": "Pre-trained", "options": {}
 
 def load_tuned(model_dir, pretrained_dir, spec: EvaluateSpec, device):
     """A cell's tuned model from its model/ directory: a full checkpoint, phi with a peft adapter merged in,
-    or phi itself (zero-shot)."""
+    phi with MoE-LoRA's adapters, or phi itself (zero-shot)."""
+    from ..methods.moe_lora import MOE_LORA_FILE, load_moe_lora
+
     model_dir = Path(model_dir)
+    if (model_dir / MOE_LORA_FILE).exists():  # MoE-LoRA's experts and routers cannot be merged into phi
+        base, processor = load_model(pretrained_dir, spec.backbone, device)
+        return load_moe_lora(model_dir, base), processor
     if (model_dir / "adapter_config.json").exists():
         from peft import PeftModel
 

@@ -16,8 +16,8 @@ def prepare_data(data: DataConfig, out_dir: str) -> None:
             out_dir, data.tasks, sizes, seed=data.seed, image_size=data.image_size, probe_sizes=probes
         )
     else:
-        from ..data.hub.prepare import (
-            prepare_hub_tasks,
-        )  # needs network on first run: hub datasets are downloaded
+        from ..data.hub.coin import coin_loader
+        from ..data.hub.prepare import prepare_hub_tasks
 
-        prepare_hub_tasks(out_dir, data.tasks, sizes, seed=data.seed)
+        # needs network on first run: hub datasets are downloaded; CoIN's tasks read its local files
+        prepare_hub_tasks(out_dir, data.tasks, sizes, seed=data.seed, load=coin_loader())

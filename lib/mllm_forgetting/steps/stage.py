@@ -3,8 +3,9 @@
 Stage k loads stage k-1's model (stage 1: the pre-trained model), tells the method the pre-trained
 tensors and what stage k-1 carried (EWC's Fisher; `begin`), trains on the k-th task (with replay's
 buffers of the earlier tasks), lets the method finish (WiSE-FT interpolates; `finish`) and writes
-out_dir/{model/, carry.pt, train.json, train_log.csv, params.json}. model/ is always a whole checkpoint
-(a LoRA stage's adapter merged in), so the next stage and the evaluate step load it as it is. The stage
+out_dir/{model/, carry.pt, train.json, train_log.csv, params.json}. model/ is a whole checkpoint (a LoRA
+stage's adapter merged in), so the next stage and the evaluate step load it as it is, except MoE-LoRA's:
+its routed experts cannot be merged, so model/ holds them and the next stage trains them on. The stage
 checkpoints and resumes like a single-target cell; its fingerprint includes the previous stage's model
 and carry, so a stage retrained upstream is never resumed from a stale state.
 """
@@ -18,7 +19,7 @@ import torch
 from ..files import tree_digest, write_json
 from ..methods import StageStart, make_method
 from ..spec import StageTrainSpec, to_plain
-from ..tracking import CellTracker, data_version, dataset_inputs
+from ..tracking import data_version, dataset_inputs
 from ..training.batches import Encoded, encode
 from ..training.checkpoint import Checkpointer
 from ..training.loop import train
@@ -32,7 +33,7 @@ from .common import (
     setup_torch,
     tune_context,
 )
-from .tune import effective_batch_size, run_fingerprint
+from .tune import close_run, effective_batch_size, method_options, open_run, run_fingerprint
 
 CARRY = "carry.pt"
 
@@ -60,8 +61,7 @@ def train_stage(
     for stale in (*EVALUATION_OUTPUTS, CARRY):
         (out / stale).unlink(missing_ok=True)
     method = make_method(spec.method.method_type, spec.method)
-    start_dir = Path(previous_dir) / "model" if previous_dir else Path(pretrained_dir)
-    model, processor = load_model(start_dir, spec.backbone, device)
+    model, processor = start_model(previous_dir, pretrained_dir, spec, device)
     ctx = tune_context(model, spec.backbone, spec.representation_layer)
     pretrained = pretrained_tensors(model, ctx, pretrained_dir, spec, first=stage.index == 1)
     carried = torch.load(Path(previous_dir) / CARRY, weights_only=True) if previous_dir else {}
@@ -84,20 +84,7 @@ def train_stage(
     params["effective"] = {"batch_size": effective_batch_size(spec, len(data)), "rows": len(data)}
     tags = {"data_version": data_version(data_dir)}
     datasets = dataset_inputs(data_dir, data_digest)
-    write_json(out / "params.json", {"tags": tags, "params": params, "datasets": datasets})
-    tracker = None
-    if track:
-        tracker = CellTracker(
-            stage,
-            out,
-            "train",
-            results_dir=results_dir,
-            experiment=spec.experiment,
-            tags=tags,
-            run_id=resumed_run,
-        )
-        tracker.log_params(params)
-        tracker.log_dataset(datasets["train"], "train")
+    tracker = open_run(spec, out, tags, params, datasets, results_dir, resumed_run, track)
     try:
         checkpointer.notes["mlflow_run_id"] = tracker.run_id if tracker else None
         rows = train(
@@ -141,9 +128,7 @@ def train_stage(
         **stage.as_dict(),
         "method_type": spec.method.method_type,
         "label": spec.label,
-        "options": {
-            k: v for k, v in to_plain(spec)["method"].items() if k not in ("type", "label", "training")
-        },
+        "options": method_options(spec),
         "phi": spec.phi if method.has_phi else None,
         "trainable_params": method.trainable_count(),
         "steps": spec.training.steps,
@@ -151,13 +136,22 @@ def train_stage(
         "rows": len(data),
         "mlflow_run_id": tracker.run_id if tracker else None,
     }
-    if tracker:
-        tracker.log_metrics({"trainable_params": summary["trainable_params"] or 0})
-        tracker.close()
-        summary["mlflow_error"] = tracker.error
+    close_run(tracker, summary)
     write_json(out / "train.json", summary)
     checkpointer.clear()
     return summary
+
+
+def start_model(previous_dir, pretrained_dir, spec: StageTrainSpec, device):
+    """(model, processor) the stage starts from: the previous stage's checkpoint, or phi with the previous
+    stage's MoE-LoRA adapters on it (their `prepare` goes on training them), or phi at stage 1."""
+    from ..methods.moe_lora import MOE_LORA_FILE, load_moe_lora
+
+    previous = Path(previous_dir) / "model" if previous_dir else None
+    if previous is not None and (previous / MOE_LORA_FILE).exists():
+        base, processor = load_model(pretrained_dir, spec.backbone, device)
+        return load_moe_lora(previous, base), processor
+    return load_model(previous or pretrained_dir, spec.backbone, device)
 
 
 def pretrained_tensors(model, ctx, pretrained_dir, spec: StageTrainSpec, first: bool) -> dict:

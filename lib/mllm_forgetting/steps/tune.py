@@ -66,25 +66,8 @@ def tune_cell(
     params = {k: v for k, v in to_plain(spec).items() if k not in ("cell", "experiment")}
     if data is not None:  # what the run really uses where the configured value cannot hold
         params["effective"] = {"batch_size": effective_batch_size(spec, len(data))}
-    datasets = dataset_inputs(
-        data_dir, data_digest
-    )  # evaluate logs "eval" itself; sync_mlflow.py replays both
-    # what sync_mlflow.py replays into MLflow
-    write_json(out / "params.json", {"tags": tags, "params": params, "datasets": datasets})
-    # never raises: a tracking failure warns once and leaves tracking.json unsynced
-    tracker = None
-    if track:
-        tracker = CellTracker(
-            cell,
-            out,
-            "train",
-            results_dir=results_dir,
-            experiment=spec.experiment,
-            tags=tags,
-            run_id=resumed_run,
-        )
-        tracker.log_params(params)
-        tracker.log_dataset(datasets["train"], "train")
+    datasets = dataset_inputs(data_dir, data_digest)  # evaluate logs "eval" itself
+    tracker = open_run(spec, out, tags, params, datasets, results_dir, resumed_run, track)
     model_dir = out / "model"
     tailoring = None
     try:
@@ -126,9 +109,7 @@ def tune_cell(
         **cell.as_dict(),
         "method_type": spec.method.method_type,
         "label": spec.label,
-        "options": {
-            k: v for k, v in to_plain(spec)["method"].items() if k not in ("type", "label", "training")
-        },
+        "options": method_options(spec),
         "trainable_params": method.trainable_count(),
         "steps": spec.training.steps if method.trains else 0,
         "batch_size": params["effective"]["batch_size"] if data is not None else None,
@@ -136,14 +117,48 @@ def tune_cell(
     }
     if tailoring is not None:
         summary["tailoring"] = tailoring
-    if tracker:
-        tracker.log_metrics({"trainable_params": summary["trainable_params"] or 0})
-        tracker.close()
-        summary["mlflow_error"] = tracker.error  # the evaluate step stays offline after a failed train stage
+    close_run(tracker, summary)
     write_json(out / "train.json", summary)
     if checkpointer:
         checkpointer.clear()  # the cell is complete; a forced rerun starts afresh (and ends the same)
     return summary
+
+
+def open_run(
+    spec, out: Path, tags: dict, params: dict, datasets: dict, results_dir, resumed_run, track: bool
+):
+    """Write params.json (what sync_mlflow.py replays into MLflow) and, with `track`, open the cell's run
+    with its params and training data. Never raises: a tracking failure warns once and leaves
+    tracking.json unsynced."""
+    write_json(out / "params.json", {"tags": tags, "params": params, "datasets": datasets})
+    if not track:
+        return None
+    tracker = CellTracker(
+        spec.cell,
+        out,
+        "train",
+        results_dir=results_dir,
+        experiment=spec.experiment,
+        tags=tags,
+        run_id=resumed_run,
+    )
+    tracker.log_params(params)
+    tracker.log_dataset(datasets["train"], "train")
+    return tracker
+
+
+def close_run(tracker, summary: dict) -> None:
+    """Log #Params and close the run; summary (train.json) records a tracking error, after which the
+    evaluate step stays offline."""
+    if tracker:
+        tracker.log_metrics({"trainable_params": summary["trainable_params"] or 0})
+        tracker.close()
+        summary["mlflow_error"] = tracker.error
+
+
+def method_options(spec) -> dict:
+    """The method's own options (train.json's `options`): its config without type, label and training."""
+    return {k: v for k, v in to_plain(spec)["method"].items() if k not in ("type", "label", "training")}
 
 
 def base_model_dir(spec: TrainSpec, results_dir: str) -> Path:

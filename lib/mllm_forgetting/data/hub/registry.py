@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .aokvqa import AOKVQA, AOKVQA_DA
+from .coin import COIN_TASKS
 from .common import HubDataset
 from .flickr30k import FLICKR30K
 from .gqa import GQA
@@ -36,6 +37,8 @@ HUB_DATASETS: dict[str, HubDataset] = {
         ICONQA,
         TEXTCAPS,
         PATHVQA,
+        # CoIN (Chen et al. 2024): its 8-task continual sequence, read from local files by coin.coin_loader
+        *COIN_TASKS,
     )
 }
 
