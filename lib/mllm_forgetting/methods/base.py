@@ -80,7 +80,9 @@ class StageStart:
     """What a method is told when a stage begins (a single-target cell: stage 1 of a sequence of one)."""
 
     index: int  # 1-based
-    pretrained: dict  # name -> the pre-trained model's tensor, for every name in ctx.trainable_names
+    # name -> the pre-trained model's tensor, for every name in ctx.trainable_names; valid during `begin`
+    # only (a single-target cell passes the model's own tensors): a method copies what it keeps
+    pretrained: dict
     carried: dict  # what the previous stage's `finish` returned ({} at stage 1)
     phi: str = "pretrained"  # the MDGD family's phi: "pretrained" or "previous" (the stage's start)
 

@@ -29,7 +29,7 @@ class WiSEFT(Method):
         return model
 
     def begin(self, model, ctx, start):
-        self.pretrained = [start.pretrained[n] for n in self.names]
+        self.pretrained = [start.pretrained[n].detach().clone() for n in self.names]
 
     def finish(self, model, ctx, data, *, carry, batch_size, pad_id, device):
         import torch

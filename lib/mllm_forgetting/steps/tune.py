@@ -9,7 +9,7 @@ import torch
 
 from ..cells import Cell
 from ..files import tree_digest, write_json
-from ..methods import make_method
+from ..methods import StageStart, make_method
 from ..spec import TrainSpec, to_plain
 from ..tracking import CellTracker, data_version, dataset_inputs
 from ..training.checkpoint import Checkpointer
@@ -49,6 +49,10 @@ def tune_cell(
         if spec.backbone.gradient_checkpointing:  # activations recomputed: a 7B cell fits one GPU
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model = method.prepare(model, ctx)  # its tuned tensors in fp32 (master weights)
+        # a single-target cell is stage 1 of a sequence of one: the model is phi (methods copy what they keep)
+        wanted = set(ctx.trainable_names)
+        phi = {n: p.detach() for n, p in model.named_parameters() if n in wanted}
+        method.begin(model, ctx, StageStart(1, phi, {}))
         model = autocast_forward(model, spec.backbone.dtype, device)  # a bf16 backbone computes in bf16
         checkpointer = Checkpointer(
             out / "checkpoints",
@@ -86,6 +90,16 @@ def tune_cell(
                 checkpointer=checkpointer,
                 on_log=tracker.log_step if tracker else None,
                 replay_log=resumed_run is None or tracker.run_id != resumed_run,
+            )
+            batch_size = params["effective"]["batch_size"]
+            method.finish(
+                model,
+                ctx,
+                data,
+                carry=False,
+                batch_size=batch_size,
+                pad_id=processor.tokenizer.pad_token_id,
+                device=device,
             )
             to_model_dtype(method.params, spec.backbone.dtype)
             method.export(model).save_pretrained(model_dir)
