@@ -131,8 +131,9 @@ def aggregate_continual(
         "was learnt; BWT = last minus just-learnt, over the T-1 earlier tasks; F = best minus last, over "
         "the T-1 earlier tasks; FWT = a task's score just before its stage minus the pre-trained model's; "
         "Retention = the pre-trained tasks' mean after the last stage minus the pre-trained model's "
-        f"(points, and % of it). Seeds: {', '.join(map(str, seeds))} (mean ± sample std [95% t-interval] "
-        "where >1 seed)."
+        "(points, and % of it). Scores are in points; a caption's CIDEr (x 100) counts as at most 100, in "
+        f"the matrices too. Seeds: {', '.join(map(str, seeds))} (mean ± sample std [95% t-interval] where "
+        ">1 seed)."
     )
     (tables / f"{stem}.md").write_text(table_markdown(df, f"{backbone} · {sequence}", caption))
     for method in order:
